@@ -1,0 +1,10 @@
+"""pg_session_jwt: JSON Web Tokens as authenticated PostgreSQL sessions.
+
+The modules here are the single source of the extension's logic.  The pure
+core (``b64url``, ``jwk``, ``jws``, ``claims``, ``session``) runs unchanged
+inside the server's PL/Python and in ordinary Python programs; ``server`` is
+the thin PL/Python adapter, and ``signing``/``cluster``/``demo`` serve
+clients, tests and the demo.
+"""
+
+__version__ = "0.5.0"

@@ -1,0 +1,110 @@
+"""The errors a session can raise, with the SQLSTATEs the contract fixes.
+
+Every refusal is a :class:`JWTError`; the server adapter turns it into an
+``ereport`` with exactly this SQLSTATE, message and detail, so the messages
+below are part of the public API (they match the reference extension).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+NO_DATA = "02000"
+DATATYPE_MISMATCH = "42804"
+CHECK_VIOLATION = "23514"
+UNDEFINED_FILE = "58P01"
+
+
+class JWTError(Exception):
+    """A token, key or setting was refused; carries the SQLSTATE to report."""
+
+    def __init__(self, sqlstate: str, message: str, detail: Optional[str] = None):
+        super().__init__(message)
+        self.sqlstate = sqlstate
+        self.message = message
+        self.detail = detail
+
+    def __repr__(self) -> str:
+        return f"JWTError({self.sqlstate!r}, {self.message!r}, {self.detail!r})"
+
+
+def missing_jwk() -> JWTError:
+    return JWTError(NO_DATA, "Missing runtime parameter: pg_session_jwt.jwk")
+
+
+def bad_jwk(detail: Optional[str] = None) -> JWTError:
+    return JWTError(DATATYPE_MISMATCH, "pg_session_jwt.jwk requires an Ed25519 JWK", detail)
+
+
+def bad_encoding() -> JWTError:
+    return JWTError(DATATYPE_MISMATCH, "invalid JWT encoding")
+
+
+def undecodable(detail: Optional[str] = None) -> JWTError:
+    return JWTError(DATATYPE_MISMATCH, "could not decode JWT component", detail)
+
+
+def unparsable(detail: Optional[str] = None) -> JWTError:
+    return JWTError(DATATYPE_MISMATCH, "could not parse JWT component", detail)
+
+
+def bad_signature_encoding() -> JWTError:
+    return JWTError(DATATYPE_MISMATCH, "invalid JWT signature encoding")
+
+
+def bad_signature() -> JWTError:
+    return JWTError(CHECK_VIOLATION, "invalid JWT signature")
+
+
+def disallowed_alg(alg: object) -> JWTError:
+    return JWTError(CHECK_VIOLATION, "JWT algorithm does not fit the key", f"alg={alg!r}")
+
+
+def unsupported_crit(crit: object) -> JWTError:
+    return JWTError(CHECK_VIOLATION, "JWT header names critical extensions this server does not support", f"crit={crit!r}")
+
+
+def bad_jti() -> JWTError:
+    return JWTError(DATATYPE_MISMATCH, "JWT payload must contain a valid 'jti' (JWT ID)")
+
+
+def replayed_jti(jti: int, last: int) -> JWTError:
+    return JWTError(
+        CHECK_VIOLATION,
+        "Token ID must be strictly monotonically increasing.",
+        f"jti={jti}, last accepted jti={last}",
+    )
+
+
+def bad_nbf() -> JWTError:
+    return JWTError(
+        DATATYPE_MISMATCH,
+        "'nbf' (Not Before) must be an integer representing seconds since unix epoch",
+    )
+
+
+def bad_exp() -> JWTError:
+    return JWTError(
+        DATATYPE_MISMATCH,
+        "'exp' (Expiration) must be an integer representing seconds since unix epoch",
+    )
+
+
+def not_yet_valid(nbf: int) -> JWTError:
+    return JWTError(CHECK_VIOLATION, "Token used before it is ready", f"nbf={nbf}")
+
+
+def expired(exp: int) -> JWTError:
+    return JWTError(CHECK_VIOLATION, "Token used after it has expired", f"exp={exp}")
+
+
+def bad_subject() -> JWTError:
+    return JWTError(DATATYPE_MISMATCH, "invalid subject claim in the JWT")
+
+
+def missing_crypto(module: str) -> JWTError:
+    return JWTError(
+        UNDEFINED_FILE,
+        f"pg_session_jwt cannot import {module} in the server's Python",
+        "install it for the Python that PL/Python uses, e.g. apt-get install python3-nacl",
+    )

@@ -1,0 +1,163 @@
+"""The PL/Python adapter: what the extension's SQL functions call.
+
+Loaded inside the backend only (it imports ``plpy``).  Each SQL-callable
+function here takes the settings it needs as arguments, which the SQL
+wrappers pass in with ``current_setting()``, so the hot path does no SPI.
+
+PL/Python prefixes the message of any error that leaves Python with the
+exception's type name, and the error messages are part of the contract.  So
+a refusal does not raise: :func:`_refuse` stores it in the transaction-local
+setting ``pg_session_jwt.error`` and returns NULL, and the SQL wrapper's
+``coalesce(…, auth._raise_pending())`` raises it from PL/pgSQL, verbatim.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+import plpy
+
+from . import errors, settings, strictjson
+from .claims import Claims
+from .errors import JWTError
+from .session import Session
+
+STATE_KEY = "pg_session_jwt.session"  # in GD; version-independent on purpose
+
+_session: Optional[Session] = None
+_GD: Dict[str, Any] = {}
+_plans: Dict[str, Any] = {}
+
+
+def attach(gd: Dict[str, Any]) -> None:
+    """Bind to PL/Python's GD, where the session outlives a module upgrade."""
+    global _GD
+    _GD = gd
+
+
+def _plan(sql: str, types=()):
+    plan = _plans.get(sql)
+    if plan is None:
+        plan = _plans[sql] = plpy.prepare(sql, list(types))
+    return plan
+
+
+def _load() -> Session:
+    """The session, created on first use from the connection-start settings."""
+    global _session
+    previous = _GD.get(STATE_KEY)
+    if previous is not None:
+        # An older (or this) version ran in this backend: keep its state, so
+        # an upgrade neither forgets the last jti nor picks up a new key.
+        _session = Session.restore(previous.snapshot())
+    else:
+        row = plpy.execute(
+            "SELECT s.jwk, s.audit_log, auth._audit_log_config() AS configured"
+            " FROM auth._startup_settings() s"
+        )[0]
+        configured = [row["audit_log"]] + list(row["configured"] or [])
+        forced = any(settings.pg_bool(v) for v in configured)
+        _session = Session(row["jwk"], audit_forced=forced)
+    _GD[STATE_KEY] = _session
+    return _session
+
+
+def startup_settings() -> Dict[str, Optional[str]]:
+    """The settings' connection-start values, whatever SET did since.
+
+    ``RESET`` restores the value from the configuration or the startup
+    packet; doing it inside a subtransaction that is then rolled back leaves
+    the session's current values exactly as they were.
+    """
+
+    class Undo(Exception):
+        pass
+
+    found: Dict[str, Optional[str]] = {}
+    try:
+        with plpy.subtransaction():
+            plpy.execute("RESET pg_session_jwt.jwk")
+            plpy.execute("RESET pg_session_jwt.audit_log")
+            row = plpy.execute(
+                "SELECT pg_catalog.current_setting('pg_session_jwt.jwk', true) AS jwk,"
+                " pg_catalog.current_setting('pg_session_jwt.audit_log', true) AS audit_log"
+            )[0]
+            found.update(jwk=row["jwk"], audit_log=row["audit_log"])
+            raise Undo
+    except Undo:
+        pass
+    return found
+
+
+def _refuse(e: JWTError) -> None:
+    """Hand the error to ``auth._raise_pending()`` (see module docstring)."""
+    payload = {"sqlstate": e.sqlstate, "message": e.message}
+    if e.detail is not None:
+        payload["detail"] = e.detail
+    plpy.execute(
+        _plan("SELECT pg_catalog.set_config('pg_session_jwt.error', $1, true)", ["text"]),
+        [strictjson.dumps(payload)],
+    )
+    return None
+
+
+def _audit(s: Session, audit: Optional[str], found: Optional[Claims]) -> None:
+    if (s.audit_forced or settings.pg_bool(audit)) and (found is not None or s.fallback):
+        plpy.log(s.audit_line(found))
+
+
+def _audit_refusal(s: Session, audit: Optional[str], e: JWTError) -> None:
+    if s.audit_forced or settings.pg_bool(audit):
+        plpy.log(f"pg_session_jwt: JWT refused: {e.message}" + (f" ({e.detail})" if e.detail else ""))
+
+
+def _current(jwt: Optional[str], claims: Optional[str], audit: Optional[str]) -> Optional[Claims]:
+    s = _session or _load()
+    try:
+        found = s.current(jwt, claims)
+    except JWTError as e:
+        _audit_refusal(s, audit, e)
+        raise
+    _audit(s, audit, found)
+    return found
+
+
+# --- entry points: one per SQL function -------------------------------------
+
+
+def init() -> Optional[bool]:
+    try:
+        (_session or _load()).key()
+        return True
+    except JWTError as e:
+        return _refuse(e)
+
+
+def jwt_session_init(jwt: str, audit: Optional[str]) -> Optional[bool]:
+    s = _session or _load()
+    try:
+        found = s.validate(jwt)
+    except JWTError as e:
+        _audit_refusal(s, audit, e)
+        return _refuse(e)
+    _audit(s, audit, found)
+    return True
+
+
+def _reader(pick):
+    """An entry point for a reading function: ``pick`` maps claims to its value."""
+
+    def read(jwt: Optional[str], claims: Optional[str], audit: Optional[str]):
+        try:
+            return pick(_current(jwt, claims, audit))
+        except JWTError as e:
+            return _refuse(e)
+
+    return read
+
+
+session = _reader(lambda c: "null" if c is None else c.json)
+user_id = _reader(lambda c: None if c is None else c.user_id())
+uid = _reader(lambda c: None if c is None else c.user_uuid())
+organization = _reader(lambda c: None if c is None else c.organization)
+organization_id = _reader(lambda c: None if c is None else c.organization_id)

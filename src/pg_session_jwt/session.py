@@ -1,0 +1,97 @@
+"""One connection's authentication state, independent of PostgreSQL.
+
+The server keeps one :class:`Session` per backend, in PL/Python memory that
+SQL cannot reach: the key fixed at first use, the highest ``jti`` accepted,
+and the last validated token with its claims.  Everything here is pure
+Python so it can be unit-tested without a server.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+from . import claims as claims_mod
+from . import errors, jwk, jws, strictjson
+from .claims import Claims
+
+
+class Session:
+    """Validates tokens for one connection and caches the last one."""
+
+    def __init__(self, jwk_text: Optional[str], audit_forced: bool = False):
+        self.jwk_text = jwk_text or None
+        self.audit_forced = audit_forced
+        self.last_jti = 0
+        self.token: Optional[str] = None
+        self.claims: Optional[Claims] = None
+        self._key: Any = None
+        self._setting_text: Optional[str] = None
+        self._setting_claims: Optional[Claims] = None
+
+    @property
+    def fallback(self) -> bool:
+        """No JWK at connection start: read PostgREST's ``request.jwt.claims``."""
+        return self.jwk_text is None
+
+    def key(self):
+        """The configured key, parsed on first need (errors are not cached)."""
+        if self._key is None:
+            if self.jwk_text is None:
+                raise errors.missing_jwk()
+            self._key = jwk.parse(self.jwk_text)
+        return self._key
+
+    def validate(self, token: str) -> Claims:
+        """Claims of ``token``: cached when it is the last validated text.
+
+        Any other text is validated in full (signature, ``jti``, time) and
+        only then becomes the session; a refusal leaves the state unchanged.
+        """
+        if token == self.token:
+            return self.claims  # type: ignore[return-value]
+        payload_bytes = jws.verify(token, self.key())
+        try:
+            payload = strictjson.loads_object(payload_bytes)
+        except ValueError as e:
+            raise errors.unparsable(str(e)) from None
+        jti = claims_mod.check_jti(payload, self.last_jti)
+        claims_mod.check_time(payload)
+        result = Claims(payload, verified=True)
+        self.last_jti, self.token, self.claims = jti, token, result
+        return result
+
+    def current(self, jwt: Optional[str], claims_setting: Optional[str]) -> Optional[Claims]:
+        """What the reading functions see, given the two settings' values."""
+        if self.jwk_text is None:
+            if claims_setting != self._setting_text:
+                self._setting_text = claims_setting
+                self._setting_claims = claims_mod.from_setting(claims_setting)
+            return self._setting_claims
+        if not jwt:  # unset, or the empty value a reset placeholder holds
+            return None
+        return self.validate(jwt)
+
+    def audit_line(self, found: Optional[Claims]) -> str:
+        if not self.fallback:
+            return f"pg_session_jwt: JWT accepted, {found.audit_fields()}"  # type: ignore[union-attr]
+        if found is None:
+            return "pg_session_jwt: no JWT claims in request.jwt.claims"
+        return f"pg_session_jwt: JWT claims from request.jwt.claims, {found.audit_fields()}"
+
+    def snapshot(self) -> Dict[str, Any]:
+        """Plain-data state, handed to a newer version after ALTER EXTENSION UPDATE."""
+        return {
+            "jwk": self.jwk_text,
+            "audit_forced": self.audit_forced,
+            "last_jti": self.last_jti,
+            "token": self.token,
+            "payload": None if self.claims is None else self.claims.payload,
+        }
+
+    @classmethod
+    def restore(cls, snap: Dict[str, Any]) -> "Session":
+        s = cls(snap["jwk"], snap["audit_forced"])
+        s.last_jti = snap["last_jti"]
+        if snap["token"] is not None:
+            s.token, s.claims = snap["token"], Claims(snap["payload"], verified=True)
+        return s

@@ -1,0 +1,64 @@
+"""JSON parsing for untrusted token parts and claim settings.
+
+Stricter than :func:`json.loads`: UTF-8 only, no NaN/Infinity, and nothing
+that PostgreSQL's ``jsonb`` would refuse later (NUL characters, lone
+surrogates), so a value accepted here can always be returned as ``jsonb``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _check_text(s: str) -> None:
+    if "\x00" in s:
+        raise ValueError("NUL character in a JSON string")
+    s.encode("utf-8")  # raises on lone surrogates
+
+
+def _check_tree(value: Any) -> None:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            _check_text(v)
+        elif isinstance(v, dict):
+            for k, item in v.items():
+                _check_text(k)
+                stack.append(item)
+        elif isinstance(v, list):
+            stack.extend(v)
+
+
+def loads(data: "bytes | str") -> Any:
+    """Parse JSON text; ValueError (with a reason) when it is not acceptable."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        value = json.loads(text, parse_constant=_no_constants)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    except UnicodeError as e:
+        raise ValueError(f"not UTF-8: {e.reason}") from None
+    try:
+        _check_tree(value)
+    except UnicodeError:
+        raise ValueError("lone surrogate in a JSON string") from None
+    return value
+
+
+def loads_object(data: "bytes | str") -> dict:
+    """Parse JSON text that must hold an object."""
+    value = loads(data)
+    if not isinstance(value, dict):
+        raise ValueError("JSON value is not an object")
+    return value
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text, as handed back to PostgreSQL."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
