@@ -1,0 +1,24 @@
+"""Assertion helpers for server tests."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Optional
+
+import psycopg
+import pytest
+
+
+@contextlib.contextmanager
+def sql_error(sqlstate: str, message: str, detail: Optional[str] = None):
+    """Expect a PostgreSQL error with exactly this SQLSTATE and message."""
+    with pytest.raises(psycopg.Error) as info:
+        yield info
+    err = info.value
+    assert (err.sqlstate, err.diag.message_primary) == (sqlstate, message), str(err)
+    if detail is not None:
+        assert err.diag.message_detail == detail
+
+
+def scalar(conn: psycopg.Connection, sql: str, params=None):
+    return conn.execute(sql, params).fetchone()[0]
