@@ -9,7 +9,9 @@
 
 EXTENSION  = pg_session_jwt
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
-DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+# The install script, and an update script for each sql/pg_session_jwt--FROM--TO.sql.in.
+UPDATES    = $(patsubst %.sql.in,%.sql,$(wildcard sql/$(EXTENSION)--*--*.sql.in))
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPDATES)
 
 PYTHON    ?= python3
 PG_CONFIG ?= pg_config
@@ -27,6 +29,9 @@ SERVER_SOURCES = $(wildcard src/$(EXTENSION)/*.py) sql/plpython.sql.in tools/bui
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql.in $(SERVER_SOURCES)
 	$(PYTHON) tools/build_sql.py --out $@
+
+$(UPDATES): sql/%.sql: sql/%.sql.in $(SERVER_SOURCES)
+	$(PYTHON) tools/build_sql.py --template $< --version $(lastword $(subst --, ,$*)) --out $@
 
 # --- project targets ----------------------------------------------------------
 VENV_PY = .venv/bin/python

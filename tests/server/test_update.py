@@ -1,0 +1,59 @@
+"""ALTER EXTENSION pg_session_jwt UPDATE: new code loads, session state survives.
+
+The test builds an update script to a scratch version with the same tool
+and template a real release uses, installs it next to the extension, and
+updates a live session's database.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+from helpers import scalar, sql_error
+
+from pg_session_jwt import __version__
+from pg_session_jwt.client import startup_options
+from pg_session_jwt.cluster import default_bindir
+
+ROOT = Path(__file__).resolve().parents[2]
+NEXT = __version__ + "-next"
+
+
+@pytest.fixture
+def update_script():
+    sharedir = subprocess.run([str(Path(default_bindir()) / "pg_config"), "--sharedir"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    path = Path(sharedir) / "extension" / f"pg_session_jwt--{__version__}--{NEXT}.sql"
+    subprocess.run([sys.executable, str(ROOT / "tools" / "build_sql.py"), "--template",
+                    str(ROOT / "sql" / "update.sql.in"), "--version", NEXT, "--out", str(path)], check=True)
+    yield path
+    path.unlink()
+
+
+def test_update_keeps_the_session_and_loads_new_code(cluster, keypair, minter, update_script):
+    cluster.create_app_database("update_test", "app")
+    dsn = cluster.dsn("app", "update_test", options=startup_options(jwk=keypair[1]))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        stale = minter.token("alice")
+        conn.execute("SELECT auth.jwt_session_init(%s)", [stale])
+        current = minter.token("bob")
+        conn.execute("SELECT auth.jwt_session_init(%s)", [current])
+
+        conn.execute(f"ALTER EXTENSION pg_session_jwt UPDATE TO '{NEXT}'")
+
+        assert scalar(conn, "SELECT extversion FROM pg_extension WHERE extname = 'pg_session_jwt'") == NEXT
+        assert NEXT in scalar(conn, "SELECT prosrc FROM pg_proc WHERE oid = 'auth._user_id'::regproc")
+        # Replay first: had the update forgotten the last jti, this would log in as alice.
+        conn.execute("SELECT set_config('pg_session_jwt.jwt', %s, false)", [stale])
+        with sql_error("23514", "Token ID must be strictly monotonically increasing."):
+            conn.execute("SELECT auth.user_id()")
+        conn.execute("SELECT set_config('pg_session_jwt.jwt', %s, false)", [current])
+        assert scalar(conn, "SELECT auth.user_id()") == "bob"
+
+    with psycopg.connect(dsn, autocommit=True) as fresh:
+        fresh.execute("SELECT auth.jwt_session_init(%s)", [minter.token("carol")])
+        assert scalar(fresh, "SELECT auth.user_id()") == "carol"
