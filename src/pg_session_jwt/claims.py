@@ -79,7 +79,7 @@ class Claims:
         obj = payload if isinstance(payload, dict) else {}
         sub = obj.get("sub")
         self.sub = sub if isinstance(sub, str) else None
-        self.bad_sub = verified and sub is not None and self.sub is None
+        self.bad_sub = verified and "sub" in obj and self.sub is None
         self.uid = as_uuid(self.sub)
         org = obj.get("o")
         self.organization = strictjson.dumps(org) if isinstance(org, dict) else None

@@ -1,18 +1,27 @@
 """JSON parsing for untrusted token parts and claim settings.
 
-Stricter than :func:`json.loads`: UTF-8 only, no NaN/Infinity, and nothing
-that PostgreSQL's ``jsonb`` would refuse later (NUL characters, lone
-surrogates), so a value accepted here can always be returned as ``jsonb``.
+Stricter than :func:`json.loads`: UTF-8 only, no NaN/Infinity (neither as
+literals nor as numbers too large for a double, like 1e400), and nothing that
+PostgreSQL's ``jsonb`` would refuse later (NUL characters, lone surrogates),
+so a value accepted here can always be returned as ``jsonb``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number out of range: {text[:20]}")
+    return value
 
 
 def _check_text(s: str) -> None:
@@ -39,7 +48,7 @@ def loads(data: "bytes | str") -> Any:
     """Parse JSON text; ValueError (with a reason) when it is not acceptable."""
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        value = json.loads(text, parse_constant=_no_constants)
+        value = json.loads(text, parse_constant=_no_constants, parse_float=_finite_float)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
     except UnicodeError as e:
