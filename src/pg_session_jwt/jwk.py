@@ -71,7 +71,8 @@ def parse(text: str):
         # Every session can read the setting: a private key there would let
         # anyone mint tokens.
         raise errors.bad_jwk("the JWK holds a private key ('d'); configure the public key only")
-    make = KEY_TYPES.get(jwk.get("kty"))
+    kty = jwk.get("kty")
+    make = KEY_TYPES.get(kty) if isinstance(kty, str) else None
     if make is None:
         raise errors.bad_jwk(f"unsupported 'kty': {jwk.get('kty')!r}")
     return make(jwk)

@@ -42,8 +42,10 @@ def check_header(header: dict, key) -> None:
     ``crit`` names extensions we would have to understand (RFC 7515 4.1.11);
     we understand none, so such a token is refused.
     """
-    if "alg" in header and header["alg"] not in key.algs:
-        raise errors.disallowed_alg(header["alg"])
+    if "alg" in header:
+        alg = header["alg"]
+        if not isinstance(alg, str) or alg not in key.algs:
+            raise errors.disallowed_alg(alg)
     if "crit" in header:
         raise errors.unsupported_crit(header["crit"])
 
@@ -58,7 +60,9 @@ def verify(token: str, key) -> bytes:
         raise errors.bad_signature_encoding() from None
     if len(signature) != key.signature_length:
         raise errors.bad_signature_encoding()
-    signing_input = token[: len(header_part) + 1 + len(payload_part)].encode("ascii")
+    # Not ASCII means not base64url: such a part cannot carry a valid
+    # signature, and is refused as such before anything else reads it.
+    signing_input = token[: len(header_part) + 1 + len(payload_part)].encode("utf-8", "surrogatepass")
     if not key.verify(signing_input, signature):
         raise errors.bad_signature()
     return decode_part(payload_part)

@@ -30,18 +30,22 @@ def _check_text(s: str) -> None:
     s.encode("utf-8")  # raises on lone surrogates
 
 
+MAX_DEPTH = 64  # far beyond any real claim set; keeps dumps() and jsonb well inside their stacks
+
+
 def _check_tree(value: Any) -> None:
-    stack = [value]
+    stack = [(value, 1)]
     while stack:
-        v = stack.pop()
+        v, depth = stack.pop()
         if isinstance(v, str):
             _check_text(v)
-        elif isinstance(v, dict):
-            for k, item in v.items():
-                _check_text(k)
-                stack.append(item)
-        elif isinstance(v, list):
-            stack.extend(v)
+        elif isinstance(v, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels")
+            if isinstance(v, dict):
+                for k in v:
+                    _check_text(k)
+            stack.extend((item, depth + 1) for item in (v.values() if isinstance(v, dict) else v))
 
 
 def loads(data: "bytes | str") -> Any:
