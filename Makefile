@@ -13,6 +13,10 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 UPDATES    = $(patsubst %.sql.in,%.sql,$(wildcard sql/$(EXTENSION)--*--*.sql.in))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPDATES)
 
+# pg_regress suite in test/ (make installcheck, against a running server).
+REGRESS      = pg_session_jwt
+REGRESS_OPTS = --inputdir=test
+
 PYTHON    ?= python3
 PG_CONFIG ?= pg_config
 PGXS      := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
