@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional
 
 import plpy
 
-from . import errors, settings, strictjson
+from . import settings, strictjson
 from .claims import Claims
 from .errors import JWTError
 from .session import Session
@@ -46,9 +46,11 @@ def _load() -> Session:
     """The session, created on first use from the connection-start settings."""
     global _session
     previous = _GD.get(STATE_KEY)
-    if previous is not None:
-        # An older (or this) version ran in this backend: keep its state, so
-        # an upgrade neither forgets the last jti nor picks up a new key.
+    if isinstance(previous, Session):
+        _session = previous
+    elif previous is not None:
+        # An older version ran in this backend: take over its state, so an
+        # upgrade neither forgets the last jti nor picks up a new key.
         _session = Session.restore(previous.snapshot())
     else:
         row = plpy.execute(

@@ -57,3 +57,17 @@ def test_update_keeps_the_session_and_loads_new_code(cluster, keypair, minter, u
     with psycopg.connect(dsn, autocommit=True) as fresh:
         fresh.execute("SELECT auth.jwt_session_init(%s)", [minter.token("carol")])
         assert scalar(fresh, "SELECT auth.user_id()") == "carol"
+
+
+def test_reloading_the_code_does_not_fork_the_state(connect, minter):
+    """auth._load() is callable by anyone; calling it mid-session must not
+    leave two copies of the state that a replay could play against each other."""
+    conn = connect()
+    stale = minter.token("alice")
+    conn.execute("SELECT auth.jwt_session_init(%s)", [stale])
+    conn.execute("SELECT auth._load()")
+    conn.execute("SELECT auth.session()")  # first call of this function since the reload
+    conn.execute("SELECT auth.jwt_session_init(%s)", [minter.token("bob")])
+    conn.execute("SELECT set_config('pg_session_jwt.jwt', %s, false)", [stale])
+    with sql_error("23514", "Token ID must be strictly monotonically increasing."):
+        conn.execute("SELECT auth.session()")
