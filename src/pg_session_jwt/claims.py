@@ -63,6 +63,24 @@ def check_time(payload: dict, now: Optional[float] = None) -> None:
             raise errors.expired(exp)
 
 
+def check_audience(payload: dict, audience: Optional[str]) -> None:
+    """When configured, ``aud`` (a string or an array) must include it."""
+    if not audience:
+        return
+    aud = payload.get("aud")
+    if aud == audience and isinstance(aud, str):
+        return
+    if isinstance(aud, list) and any(isinstance(a, str) and a == audience for a in aud):
+        return
+    raise errors.wrong_audience(aud, audience)
+
+
+def check_issuer(payload: dict, issuer: Optional[str]) -> None:
+    """When configured, ``iss`` must equal it."""
+    if issuer and not (isinstance(payload.get("iss"), str) and payload["iss"] == issuer):
+        raise errors.wrong_issuer(payload.get("iss"), issuer)
+
+
 class Claims:
     """What the reading functions return for one payload.
 

@@ -13,6 +13,7 @@ NO_DATA = "02000"
 DATATYPE_MISMATCH = "42804"
 CHECK_VIOLATION = "23514"
 UNDEFINED_FILE = "58P01"
+PROGRAM_LIMIT_EXCEEDED = "54000"
 
 
 class JWTError(Exception):
@@ -34,6 +35,32 @@ def missing_jwk() -> JWTError:
 
 def bad_jwk(detail: Optional[str] = None) -> JWTError:
     return JWTError(DATATYPE_MISMATCH, "pg_session_jwt.jwk requires an Ed25519 JWK", detail)
+
+
+def bad_key_of(kind: str):
+    """A constructor for errors about one kind of key (RSA, EC)."""
+
+    def make(detail: Optional[str] = None) -> JWTError:
+        return JWTError(DATATYPE_MISMATCH, f"pg_session_jwt.jwk holds an invalid {kind} key", detail)
+
+    return make
+
+
+def bad_key_set(detail: Optional[str] = None) -> JWTError:
+    return JWTError(DATATYPE_MISMATCH, "pg_session_jwt.jwk holds an invalid JWK set", detail)
+
+
+def symmetric_jwk() -> JWTError:
+    return JWTError(
+        DATATYPE_MISMATCH,
+        "pg_session_jwt.jwk must not hold a symmetric (oct) key",
+        "every session can read pg_session_jwt.jwk, so a shared secret there would let anyone mint tokens;"
+        " configure the issuer's public key (RSA, EC or Ed25519)",
+    )
+
+
+def too_large(what: str, size: int, limit: int, unit: str = "bytes") -> JWTError:
+    return JWTError(PROGRAM_LIMIT_EXCEEDED, f"{what} exceeds the maximum size", f"{size} {unit}; the limit is {limit}")
 
 
 def bad_encoding() -> JWTError:
@@ -58,6 +85,14 @@ def bad_signature() -> JWTError:
 
 def disallowed_alg(alg: object) -> JWTError:
     return JWTError(CHECK_VIOLATION, "JWT algorithm does not fit the key", f"alg={alg!r}")
+
+
+def missing_alg() -> JWTError:
+    return JWTError(CHECK_VIOLATION, "JWT header must name its 'alg' for RSA and EC keys")
+
+
+def unknown_kid(kid: object) -> JWTError:
+    return JWTError(CHECK_VIOLATION, f"no key in pg_session_jwt.jwk has the JWT's kid {kid!r}", f"kid={kid!r}")
 
 
 def unsupported_crit(crit: object) -> JWTError:
@@ -98,13 +133,23 @@ def expired(exp: int) -> JWTError:
     return JWTError(CHECK_VIOLATION, "Token used after it has expired", f"exp={exp}")
 
 
+def wrong_audience(aud: object, expected: str) -> JWTError:
+    return JWTError(
+        CHECK_VIOLATION, "JWT 'aud' (Audience) does not include pg_session_jwt.audience", f"aud={aud!r}, expected {expected!r}"
+    )
+
+
+def wrong_issuer(iss: object, expected: str) -> JWTError:
+    return JWTError(CHECK_VIOLATION, "JWT 'iss' (Issuer) is not pg_session_jwt.issuer", f"iss={iss!r}, expected {expected!r}")
+
+
 def bad_subject() -> JWTError:
     return JWTError(DATATYPE_MISMATCH, "invalid subject claim in the JWT")
 
 
-def missing_crypto(module: str) -> JWTError:
+def missing_crypto(module: str, debian_package: str) -> JWTError:
     return JWTError(
         UNDEFINED_FILE,
         f"pg_session_jwt cannot import {module} in the server's Python",
-        "install it for the Python that PL/Python uses, e.g. apt-get install python3-nacl",
+        f"install it for the Python that PL/Python uses, e.g. apt-get install {debian_package}",
     )

@@ -1,42 +1,86 @@
-"""JSON Web Keys: parse the configured key once, into a ready verifier.
+"""JSON Web Keys: parse ``pg_session_jwt.jwk`` once into ready verifiers.
 
-``KEY_TYPES`` is the registry: each entry turns one JWK shape into a key
-object with ``algs`` (the JWS ``alg`` values it can check) and
-``verify(signing_input, signature) -> bool``.  Ed25519 uses libsodium
-(PyNaCl): strict RFC 8032 verification, and measured faster than OpenSSL
-for this primitive (see ``bench/ed25519_primitives.py``).
+The setting holds one JWK or a set ``{"keys": [...]}``.  ``KEY_TYPES`` is
+the registry from ``kty`` to a key class; each key knows the algorithms it
+verifies (from :mod:`jwa`), its signature length and its ``kid``.
+
+Ed25519 uses libsodium (PyNaCl): strict RFC 8032 verification, and
+measured faster than OpenSSL for this primitive.  RSA and EC use the
+``cryptography`` package, imported only when such a key is configured, so
+Ed25519-only connections never load it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, FrozenSet, List, Optional
 
-from . import b64url, errors, strictjson
+from . import b64url, errors, jwa, strictjson
+
+MAX_JWK_CHARS = 256 * 1024
+MAX_KEYS = 100
+MIN_RSA_BITS = 2048
 
 
-class Ed25519Key:
-    """An Ed25519 public key (RFC 8037 ``OKP``/``Ed25519``)."""
+def _b64_member(jwk: Dict[str, Any], name: str, fail: Callable[[str], errors.JWTError]) -> bytes:
+    value = jwk.get(name)
+    if not isinstance(value, str):
+        raise fail(f"'{name}' is missing")
+    try:
+        return b64url.decode(value)
+    except ValueError as e:
+        raise fail(f"'{name}': {e}") from None
 
-    algs = frozenset({"EdDSA", "Ed25519"})
+
+class Key:
+    """What every key offers the JWS layer."""
+
+    kid: Any = None
+    algs: FrozenSet[str] = frozenset()
+    alg_required = True  # must the token header name its alg?
+    signature_length = 0
+
+    def _bind(self, jwk: Dict[str, Any], algs: FrozenSet[str], fail) -> None:
+        """Record ``kid`` and narrow ``algs`` to the key's own ``alg`` member."""
+        self.kid = jwk.get("kid")
+        own = jwk.get("alg")
+        if own is not None and self.alg_required:
+            if own not in algs:
+                raise fail(f"'alg' {own!r} does not fit this key")
+            algs = frozenset({own})
+        self.algs = algs
+
+    def verify(self, alg: str, signing_input: bytes, signature: bytes) -> bool:
+        raise NotImplementedError
+
+
+class Ed25519Key(Key):
+    """``OKP``/``Ed25519`` (RFC 8037).  ``alg`` is optional in tokens: the
+    reference's own tokens carry none; its ``alg`` member is ignored."""
+
+    alg_required = False
     signature_length = 64
 
-    def __init__(self, public: bytes):
+    def __init__(self, jwk: Dict[str, Any]):
         try:
             from nacl import bindings
             from nacl.exceptions import BadSignatureError
         except ImportError:
-            raise errors.missing_crypto("nacl (PyNaCl)") from None
+            raise errors.missing_crypto("nacl (PyNaCl)", "python3-nacl") from None
+        if jwk.get("crv") != "Ed25519":
+            raise errors.bad_jwk("'crv' must be \"Ed25519\"")
+        public = _b64_member(jwk, "x", errors.bad_jwk)
         if len(public) != 32:
             raise errors.bad_jwk("'x' must hold 32 bytes")
         # Refuse non-canonical encodings and small-order points at load time,
         # so a weak key cannot be configured at all.
         if not bindings.crypto_core_ed25519_is_valid_point(public):
             raise errors.bad_jwk("'x' is not a valid Ed25519 public key")
+        self._bind(jwk, frozenset(jwa.for_kty("OKP")), errors.bad_jwk)
         self.public = public
         self._open = bindings.crypto_sign_open
         self._bad = BadSignatureError
 
-    def verify(self, signing_input: bytes, signature: bytes) -> bool:
+    def verify(self, alg: str, signing_input: bytes, signature: bytes) -> bool:
         """libsodium's verify: rejects non-canonical S and small-order R/A."""
         try:
             self._open(signature + signing_input, self.public)
@@ -45,34 +89,167 @@ class Ed25519Key:
         return True
 
 
-def _okp(jwk: Dict[str, Any]) -> Ed25519Key:
-    if jwk.get("crv") != "Ed25519":
-        raise errors.bad_jwk("'crv' must be \"Ed25519\"")
-    x = jwk.get("x")
-    if not isinstance(x, str):
-        raise errors.bad_jwk("'x' is missing")
+def _cryptography():
     try:
-        public = b64url.decode(x)
-    except ValueError as e:
-        raise errors.bad_jwk(f"'x': {e}") from None
-    return Ed25519Key(public)
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+    except ImportError:
+        raise errors.missing_crypto("cryptography", "python3-cryptography") from None
+    return InvalidSignature, hashes, ec, padding, rsa, utils
 
 
-KEY_TYPES: Dict[str, Callable[[Dict[str, Any]], Any]] = {"OKP": _okp}
+class RSAKey(Key):
+    """``RSA`` (RFC 7518 6.3): RS256/384/512 and PS256/384/512, 2048 bits or more."""
+
+    def __init__(self, jwk: Dict[str, Any]):
+        self._invalid, self._hashes, _, self._padding, rsa, _ = _cryptography()
+        fail = errors.bad_key_of("RSA")
+        n = int.from_bytes(_b64_member(jwk, "n", fail), "big")
+        e = int.from_bytes(_b64_member(jwk, "e", fail), "big")
+        if n.bit_length() < MIN_RSA_BITS:
+            raise fail(f"modulus of {n.bit_length()} bits; at least {MIN_RSA_BITS} are required")
+        if e < 3 or e % 2 == 0:
+            raise fail("'e' must be an odd exponent of at least 3")
+        try:
+            self._public = rsa.RSAPublicNumbers(e, n).public_key()
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        self.signature_length = (n.bit_length() + 7) // 8
+        self._bind(jwk, frozenset(jwa.for_kty("RSA")), fail)
+
+    def verify(self, alg: str, signing_input: bytes, signature: bytes) -> bool:
+        spec = jwa.ALGORITHMS[alg]
+        digest = getattr(self._hashes, spec.hash)()
+        if spec.padding == "pss":
+            pad = self._padding.PSS(mgf=self._padding.MGF1(digest), salt_length=digest.digest_size)
+        else:
+            pad = self._padding.PKCS1v15()
+        try:
+            self._public.verify(signature, signing_input, pad, digest)
+        except self._invalid:
+            return False
+        return True
 
 
-def parse(text: str):
-    """Turn the ``pg_session_jwt.jwk`` setting into a key object."""
-    try:
-        jwk = strictjson.loads_object(text)
-    except ValueError as e:
-        raise errors.bad_jwk(str(e)) from None
-    if "d" in jwk:
+class ECKey(Key):
+    """``EC`` (RFC 7518 6.2): P-256/ES256, P-384/ES384, P-521/ES512."""
+
+    CURVES = {"P-256": ("SECP256R1", 32), "P-384": ("SECP384R1", 48), "P-521": ("SECP521R1", 66)}
+
+    def __init__(self, jwk: Dict[str, Any]):
+        self._invalid, self._hashes, ec, _, _, utils = _cryptography()
+        fail = errors.bad_key_of("EC")
+        crv = jwk.get("crv")
+        if crv not in self.CURVES:
+            raise fail(f"unsupported 'crv': {crv!r}")
+        curve_name, size = self.CURVES[crv]
+        x, y = _b64_member(jwk, "x", fail), _b64_member(jwk, "y", fail)
+        if len(x) != size or len(y) != size:
+            raise fail(f"'x' and 'y' must hold {size} bytes each for {crv}")
+        try:
+            self._public = ec.EllipticCurvePublicNumbers(
+                int.from_bytes(x, "big"), int.from_bytes(y, "big"), getattr(ec, curve_name)()
+            ).public_key()
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        self._ecdsa, self._encode = ec.ECDSA, utils.encode_dss_signature
+        self._size = size
+        self.signature_length = 2 * size
+        self._bind(jwk, frozenset(a.name for a in jwa.for_kty("EC").values() if a.curve == crv), fail)
+
+    def verify(self, alg: str, signing_input: bytes, signature: bytes) -> bool:
+        """JWS carries ECDSA as fixed-size r || s; OpenSSL wants DER."""
+        r = int.from_bytes(signature[: self._size], "big")
+        s = int.from_bytes(signature[self._size :], "big")
+        digest = getattr(self._hashes, jwa.ALGORITHMS[alg].hash)()
+        try:
+            self._public.verify(self._encode(r, s), signing_input, self._ecdsa(digest))
+        except self._invalid:
+            return False
+        return True
+
+
+def _symmetric(jwk: Dict[str, Any]) -> Key:
+    raise errors.symmetric_jwk()
+
+
+KEY_TYPES: Dict[str, Callable[[Dict[str, Any]], Key]] = {
+    "OKP": Ed25519Key,
+    "RSA": RSAKey,
+    "EC": ECKey,
+    "oct": _symmetric,
+}
+
+
+def _is_signature_key(jwk: Dict[str, Any]) -> bool:
+    ops = jwk.get("key_ops")
+    return jwk.get("use", "sig") == "sig" and (ops is None or (isinstance(ops, list) and "verify" in ops))
+
+
+def _key(jwk: Any) -> Key:
+    if not isinstance(jwk, dict):
+        raise errors.bad_key_set("each key must be a JSON object")
+    if "d" in jwk or "p" in jwk:
         # Every session can read the setting: a private key there would let
         # anyone mint tokens.
-        raise errors.bad_jwk("the JWK holds a private key ('d'); configure the public key only")
+        raise errors.bad_jwk("the JWK holds a private key; configure the public key only")
     kty = jwk.get("kty")
     make = KEY_TYPES.get(kty) if isinstance(kty, str) else None
     if make is None:
-        raise errors.bad_jwk(f"unsupported 'kty': {jwk.get('kty')!r}")
+        raise errors.bad_jwk(f"unsupported 'kty': {kty!r}")
     return make(jwk)
+
+
+class KeySet:
+    """The configured keys, and the rule that picks the ones a token may use."""
+
+    def __init__(self, keys: List[Key]):
+        self.keys = keys
+
+    def candidates(self, header: Dict[str, Any]) -> List[Key]:
+        """Keys that may verify a token with this header, or a refusal.
+
+        One key: that key.  Several: the header's ``kid`` picks the key(s)
+        with an equal ``kid`` (no match is refused); without a ``kid``, every
+        key is a candidate.  Then each candidate must accept the header's
+        ``alg`` (RSA and EC keys require one).
+        """
+        keys = self.keys
+        if len(keys) > 1 and "kid" in header:
+            kid = header["kid"]
+            keys = [k for k in keys if type(k.kid) is type(kid) and k.kid == kid]
+            if not keys:
+                raise errors.unknown_kid(kid)
+        if "alg" in header:
+            alg = header["alg"]
+            fitting = [k for k in keys if isinstance(alg, str) and alg in k.algs]
+            if not fitting:
+                raise errors.disallowed_alg(alg)
+            return fitting
+        fitting = [k for k in keys if not k.alg_required]
+        if not fitting:
+            raise errors.missing_alg()
+        return fitting
+
+
+def parse(text: str) -> KeySet:
+    """Turn the ``pg_session_jwt.jwk`` setting into a :class:`KeySet`."""
+    if len(text) > MAX_JWK_CHARS:
+        raise errors.too_large("pg_session_jwt.jwk", len(text), MAX_JWK_CHARS)
+    try:
+        value = strictjson.loads_object(text)
+    except ValueError as e:
+        raise errors.bad_jwk(str(e)) from None
+    if "keys" not in value:
+        members = [value]
+    elif isinstance(value["keys"], list):
+        members = value["keys"]
+    else:
+        raise errors.bad_key_set("'keys' must be an array")
+    if len(members) > MAX_KEYS:
+        raise errors.too_large("pg_session_jwt.jwk", len(members), MAX_KEYS, unit="keys")
+    keys = [_key(m) for m in members if not isinstance(m, dict) or _is_signature_key(m)]
+    if not keys:
+        raise errors.bad_key_set("no signature verification key in the set")
+    return KeySet(keys)

@@ -11,9 +11,13 @@ from typing import Tuple
 
 from . import b64url, errors, strictjson
 
+MAX_TOKEN_CHARS = 64 * 1024  # real tokens are a few KiB; this bounds the work per attempt
+
 
 def split(token: str) -> Tuple[str, str, str]:
     """The three base64url parts; ``invalid JWT encoding`` otherwise."""
+    if len(token) > MAX_TOKEN_CHARS:
+        raise errors.too_large("JWT", len(token), MAX_TOKEN_CHARS)
     parts = token.split(".")
     if len(parts) != 3:
         raise errors.bad_encoding()
@@ -36,33 +40,29 @@ def parse_part(part: str) -> dict:
         raise errors.unparsable(str(e)) from None
 
 
-def check_header(header: dict, key) -> None:
-    """``alg`` is optional (the reference's tokens omit it) but must fit the key.
+def verify(token: str, keys) -> bytes:
+    """Verify a compact JWS with a :class:`~pg_session_jwt.jwk.KeySet`; return the payload bytes.
 
     ``crit`` names extensions we would have to understand (RFC 7515 4.1.11);
-    we understand none, so such a token is refused.
+    we understand none, so such a token is refused.  Key choice and ``alg``
+    are the key set's rule; a token is accepted when one candidate verifies.
     """
-    if "alg" in header:
-        alg = header["alg"]
-        if not isinstance(alg, str) or alg not in key.algs:
-            raise errors.disallowed_alg(alg)
+    header_part, payload_part, signature_part = split(token)
+    header = parse_part(header_part)
     if "crit" in header:
         raise errors.unsupported_crit(header["crit"])
-
-
-def verify(token: str, key) -> bytes:
-    """Verify a compact JWS with ``key``; return the payload bytes."""
-    header_part, payload_part, signature_part = split(token)
-    check_header(parse_part(header_part), key)
+    candidates = keys.candidates(header)
     try:
         signature = b64url.decode(signature_part)
     except ValueError:
         raise errors.bad_signature_encoding() from None
-    if len(signature) != key.signature_length:
+    candidates = [k for k in candidates if k.signature_length == len(signature)]
+    if not candidates:
         raise errors.bad_signature_encoding()
     # Not ASCII means not base64url: such a part cannot carry a valid
     # signature, and is refused as such before anything else reads it.
     signing_input = token[: len(header_part) + 1 + len(payload_part)].encode("utf-8", "surrogatepass")
-    if not key.verify(signing_input, signature):
+    alg = header.get("alg")
+    if not any(k.verify(alg, signing_input, signature) for k in candidates):
         raise errors.bad_signature()
     return decode_part(payload_part)

@@ -23,6 +23,8 @@ from .errors import JWTError
 from .session import Session
 
 STATE_KEY = "pg_session_jwt.session"  # in GD; version-independent on purpose
+# Settings trusted only as they were at connection start.
+STARTUP_SETTINGS = ("jwk", "audit_log", "audience", "issuer")
 
 _session: Optional[Session] = None
 _GD: Dict[str, Any] = {}
@@ -54,12 +56,11 @@ def _load() -> Session:
         _session = Session.restore(previous.snapshot())
     else:
         row = plpy.execute(
-            "SELECT s.jwk, s.audit_log, auth._audit_log_config() AS configured"
-            " FROM auth._startup_settings() s"
+            "SELECT s.*, auth._audit_log_config() AS configured FROM auth._startup_settings() s"
         )[0]
         configured = [row["audit_log"]] + list(row["configured"] or [])
         forced = any(settings.pg_bool(v) for v in configured)
-        _session = Session(row["jwk"], audit_forced=forced)
+        _session = Session(row["jwk"], forced, row["audience"], row["issuer"])
     _GD[STATE_KEY] = _session
     return _session
 
@@ -78,13 +79,13 @@ def startup_settings() -> Dict[str, Optional[str]]:
     found: Dict[str, Optional[str]] = {}
     try:
         with plpy.subtransaction():
-            plpy.execute("RESET pg_session_jwt.jwk")
-            plpy.execute("RESET pg_session_jwt.audit_log")
-            row = plpy.execute(
-                "SELECT pg_catalog.current_setting('pg_session_jwt.jwk', true) AS jwk,"
-                " pg_catalog.current_setting('pg_session_jwt.audit_log', true) AS audit_log"
-            )[0]
-            found.update(jwk=row["jwk"], audit_log=row["audit_log"])
+            for name in STARTUP_SETTINGS:
+                plpy.execute(f"RESET pg_session_jwt.{name}")
+            found.update(plpy.execute(
+                "SELECT " + ", ".join(
+                    f"pg_catalog.current_setting('pg_session_jwt.{n}', true) AS {n}" for n in STARTUP_SETTINGS
+                )
+            )[0])
             raise Undo
     except Undo:
         pass
@@ -129,7 +130,7 @@ def _current(jwt: Optional[str], claims: Optional[str], audit: Optional[str]) ->
 
 def init() -> Optional[bool]:
     try:
-        (_session or _load()).key()
+        (_session or _load()).keys()
         return True
     except JWTError as e:
         return _refuse(e)

@@ -18,13 +18,21 @@ from .claims import Claims
 class Session:
     """Validates tokens for one connection and caches the last one."""
 
-    def __init__(self, jwk_text: Optional[str], audit_forced: bool = False):
+    def __init__(
+        self,
+        jwk_text: Optional[str],
+        audit_forced: bool = False,
+        audience: Optional[str] = None,
+        issuer: Optional[str] = None,
+    ):
         self.jwk_text = jwk_text or None
         self.audit_forced = audit_forced
+        self.audience = audience or None
+        self.issuer = issuer or None
         self.last_jti = 0
         self.token: Optional[str] = None
         self.claims: Optional[Claims] = None
-        self._key: Any = None
+        self._keys: Optional[jwk.KeySet] = None
         self._setting_text: Optional[str] = None
         self._setting_claims: Optional[Claims] = None
 
@@ -33,29 +41,32 @@ class Session:
         """No JWK at connection start: read PostgREST's ``request.jwt.claims``."""
         return self.jwk_text is None
 
-    def key(self):
-        """The configured key, parsed on first need (errors are not cached)."""
-        if self._key is None:
+    def keys(self) -> jwk.KeySet:
+        """The configured keys, parsed on first need (errors are not cached)."""
+        if self._keys is None:
             if self.jwk_text is None:
                 raise errors.missing_jwk()
-            self._key = jwk.parse(self.jwk_text)
-        return self._key
+            self._keys = jwk.parse(self.jwk_text)
+        return self._keys
 
     def validate(self, token: str) -> Claims:
         """Claims of ``token``: cached when it is the last validated text.
 
-        Any other text is validated in full (signature, ``jti``, time) and
+        Any other text is validated in full (signature, ``jti``, time,
+        audience and issuer when configured) and
         only then becomes the session; a refusal leaves the state unchanged.
         """
         if token == self.token:
             return self.claims  # type: ignore[return-value]
-        payload_bytes = jws.verify(token, self.key())
+        payload_bytes = jws.verify(token, self.keys())
         try:
             payload = strictjson.loads_object(payload_bytes)
         except ValueError as e:
             raise errors.unparsable(str(e)) from None
         jti = claims_mod.check_jti(payload, self.last_jti)
         claims_mod.check_time(payload)
+        claims_mod.check_audience(payload, self.audience)
+        claims_mod.check_issuer(payload, self.issuer)
         result = Claims(payload, verified=True)
         self.last_jti, self.token, self.claims = jti, token, result
         return result
@@ -83,6 +94,8 @@ class Session:
         return {
             "jwk": self.jwk_text,
             "audit_forced": self.audit_forced,
+            "audience": self.audience,
+            "issuer": self.issuer,
             "last_jti": self.last_jti,
             "token": self.token,
             "payload": None if self.claims is None else self.claims.payload,
@@ -90,7 +103,7 @@ class Session:
 
     @classmethod
     def restore(cls, snap: Dict[str, Any]) -> "Session":
-        s = cls(snap["jwk"], snap["audit_forced"])
+        s = cls(snap["jwk"], snap["audit_forced"], snap.get("audience"), snap.get("issuer"))
         s.last_jti = snap["last_jti"]
         if snap["token"] is not None:
             s.token, s.claims = snap["token"], Claims(snap["payload"], verified=True)

@@ -1,7 +1,9 @@
 """JSON parsing for untrusted token parts and claim settings.
 
-Stricter than :func:`json.loads`: UTF-8 only, no NaN/Infinity (neither as
-literals nor as numbers too large for a double, like 1e400), and nothing that
+Stricter than :func:`json.loads`: UTF-8 only, no duplicate member names
+(which parsers resolve differently: a classic token-smuggling trick), no
+NaN/Infinity (neither as literals nor as numbers too large for a double,
+like 1e400), and nothing that
 PostgreSQL's ``jsonb`` would refuse later (NUL characters, lone surrogates),
 so a value accepted here can always be returned as ``jsonb``.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Dict, List, Tuple
 
 
 def _no_constants(name: str) -> Any:
@@ -22,6 +24,15 @@ def _finite_float(text: str) -> float:
     if math.isinf(value):
         raise ValueError(f"number out of range: {text[:20]}")
     return value
+
+
+def _unique(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+    obj: Dict[str, Any] = {}
+    for name, value in pairs:
+        if name in obj:
+            raise ValueError(f"duplicate member name {name[:40]!r}")
+        obj[name] = value
+    return obj
 
 
 def _check_text(s: str) -> None:
@@ -52,7 +63,7 @@ def loads(data: "bytes | str") -> Any:
     """Parse JSON text; ValueError (with a reason) when it is not acceptable."""
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        value = json.loads(text, parse_constant=_no_constants, parse_float=_finite_float)
+        value = json.loads(text, object_pairs_hook=_unique, parse_constant=_no_constants, parse_float=_finite_float)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
     except UnicodeError as e:

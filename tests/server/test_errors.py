@@ -77,7 +77,7 @@ GOOD_X = b64url.decode(ed25519_keypair()[1]["x"])
 BAD_JWKS = {
     "not_json": "not a key",
     "json_array": "[]",
-    "wrong_kty": json.dumps(dict(_x(GOOD_X), kty="RSA")),
+    "wrong_kty": json.dumps(dict(_x(GOOD_X), kty="XYZ")),
     "wrong_crv": json.dumps(dict(_x(GOOD_X), crv="X25519")),
     "x_missing": json.dumps({"kty": "OKP", "crv": "Ed25519"}),
     "x_31_bytes": json.dumps(_x(GOOD_X[:31])),

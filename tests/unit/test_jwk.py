@@ -1,4 +1,4 @@
-"""jwk.parse: only a public Ed25519 OKP key in the prime-order subgroup is accepted."""
+"""jwk.parse, Ed25519: only a public OKP key in the prime-order subgroup is accepted."""
 
 import json
 
@@ -14,23 +14,26 @@ def with_x(x) -> str:
     return json.dumps({"kty": "OKP", "crv": "Ed25519", "x": x})
 
 
+def only_key(text: str):
+    keys = jwk.parse(text).keys
+    assert len(keys) == 1
+    return keys[0]
+
+
 def test_valid_key(keypair):
-    key = jwk.parse(json.dumps(keypair[1]))
+    key = only_key(json.dumps(keypair[1]))
     assert key.public == b64url.decode(keypair[1]["x"])
     assert key.algs == {"EdDSA", "Ed25519"}
 
 
 def test_extra_members_ignored(keypair):
     text = json.dumps(dict(keypair[1], kid="k1", alg="EdDSA", use="sig", key_ops=["verify"]))
-    assert jwk.parse(text).public == b64url.decode(keypair[1]["x"])
+    assert only_key(text).public == b64url.decode(keypair[1]["x"])
 
 
 @pytest.mark.parametrize(
     "changes",
     [
-        {"kty": "EC"},
-        {"kty": "RSA"},
-        {"kty": "oct"},
         {"kty": "okp"},
         {"kty": None},
         {"kty": 1},
@@ -98,7 +101,7 @@ def test_key_with_torsion_component_refused(keypair, refused):
 
 
 def test_private_key_refused(keypair, refused):
-    with refused(errors.bad_jwk("the JWK holds a private key ('d'); configure the public key only")):
+    with refused(errors.bad_jwk("the JWK holds a private key; configure the public key only")):
         jwk.parse(json.dumps(keypair[0]))
 
 

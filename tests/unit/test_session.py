@@ -27,15 +27,15 @@ def test_no_key_means_fallback(refused, minter, jwk_text):
     s = Session(jwk_text)
     assert s.fallback and s.jwk_text is None
     with refused(errors.missing_jwk()):
-        s.key()
+        s.keys()
     with refused(errors.missing_jwk()):
         s.validate(minter.token("alice"))
 
 
 def test_key_is_parsed_once(session, keypair):
     assert not session.fallback
-    assert session.key() is session.key()
-    assert session.key().public == b64url.decode(keypair[1]["x"])
+    assert session.keys() is session.keys()
+    assert session.keys().keys[0].public == b64url.decode(keypair[1]["x"])
 
 
 def test_bad_key_refused_on_every_use(refused, minter):

@@ -1,0 +1,41 @@
+"""JSON Web Algorithms (RFC 7518, RFC 8037): which ``alg`` verifies how.
+
+The registry maps each accepted JWS ``alg`` to its key type and the
+parameters its verifier needs.  Anything not listed here (``none``, the
+HMAC family, ...) is refused before any signature math, whatever the key.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, NamedTuple, Optional
+
+
+class Algorithm(NamedTuple):
+    name: str
+    kty: str  # the JWK key type that can verify it
+    hash: Optional[str] = None  # hash name in cryptography's hashes module
+    padding: Optional[str] = None  # RSA: "pkcs1" or "pss"
+    curve: Optional[str] = None  # EC: the JWK crv
+
+
+def _table(*algs: Algorithm) -> Dict[str, Algorithm]:
+    return {a.name: a for a in algs}
+
+
+ALGORITHMS = _table(
+    Algorithm("EdDSA", "OKP"),
+    Algorithm("Ed25519", "OKP"),  # the fully-specified name (RFC 9864)
+    Algorithm("ES256", "EC", "SHA256", curve="P-256"),
+    Algorithm("ES384", "EC", "SHA384", curve="P-384"),
+    Algorithm("ES512", "EC", "SHA512", curve="P-521"),
+    Algorithm("RS256", "RSA", "SHA256", "pkcs1"),
+    Algorithm("RS384", "RSA", "SHA384", "pkcs1"),
+    Algorithm("RS512", "RSA", "SHA512", "pkcs1"),
+    Algorithm("PS256", "RSA", "SHA256", "pss"),
+    Algorithm("PS384", "RSA", "SHA384", "pss"),
+    Algorithm("PS512", "RSA", "SHA512", "pss"),
+)
+
+
+def for_kty(kty: str) -> Dict[str, Algorithm]:
+    return {name: a for name, a in ALGORITHMS.items() if a.kty == kty}
