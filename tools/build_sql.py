@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "pg_session_jwt"
 # The modules the server runs, in dependency order (each imports only earlier ones).
-SERVER_MODULES = ["errors", "b64url", "strictjson", "settings", "jwa", "jwk", "jws", "claims", "session", "server"]
+SERVER_MODULES = ["errors", "b64url", "strictjson", "settings", "jwa", "jwk", "jws", "claims", "replay", "session", "server"]
 
 
 def package_version() -> str:

@@ -111,6 +111,18 @@ def replayed_jti(jti: int, last: int) -> JWTError:
     )
 
 
+def bad_replay_mode(mode: object) -> JWTError:
+    return JWTError(DATATYPE_MISMATCH, "pg_session_jwt.replay must be 'jti' or 'once'", f"replay={mode!r}")
+
+
+def exp_required() -> JWTError:
+    return JWTError(DATATYPE_MISMATCH, "JWT payload must contain 'exp' when pg_session_jwt.replay is 'once'")
+
+
+def token_reused() -> JWTError:
+    return JWTError(CHECK_VIOLATION, "JWT was already used on this connection")
+
+
 def bad_nbf() -> JWTError:
     return JWTError(
         DATATYPE_MISMATCH,

@@ -24,7 +24,7 @@ from .session import Session
 
 STATE_KEY = "pg_session_jwt.session"  # in GD; version-independent on purpose
 # Settings trusted only as they were at connection start.
-STARTUP_SETTINGS = ("jwk", "audit_log", "audience", "issuer")
+STARTUP_SETTINGS = ("jwk", "audit_log", "audience", "issuer", "replay")
 
 _session: Optional[Session] = None
 _GD: Dict[str, Any] = {}
@@ -60,7 +60,7 @@ def _load() -> Session:
         )[0]
         configured = [row["audit_log"]] + list(row["configured"] or [])
         forced = any(settings.pg_bool(v) for v in configured)
-        _session = Session(row["jwk"], forced, row["audience"], row["issuer"])
+        _session = Session(row["jwk"], forced, row["audience"], row["issuer"], row["replay"])
     _GD[STATE_KEY] = _session
     return _session
 
@@ -130,7 +130,9 @@ def _current(jwt: Optional[str], claims: Optional[str], audit: Optional[str]) ->
 
 def init() -> Optional[bool]:
     try:
-        (_session or _load()).keys()
+        s = _session or _load()
+        s.keys()
+        s.replay_rule()
         return True
     except JWTError as e:
         return _refuse(e)

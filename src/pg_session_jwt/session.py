@@ -12,6 +12,7 @@ from typing import Any, Dict, Optional
 
 from . import claims as claims_mod
 from . import errors, jwk, jws, strictjson
+from . import replay as replay_mod
 from .claims import Claims
 
 
@@ -24,12 +25,14 @@ class Session:
         audit_forced: bool = False,
         audience: Optional[str] = None,
         issuer: Optional[str] = None,
+        replay: Optional[str] = None,
     ):
         self.jwk_text = jwk_text or None
         self.audit_forced = audit_forced
         self.audience = audience or None
         self.issuer = issuer or None
-        self.last_jti = 0
+        self.replay_mode = replay or "jti"
+        self._replay: Any = None
         self.token: Optional[str] = None
         self.claims: Optional[Claims] = None
         self._keys: Optional[jwk.KeySet] = None
@@ -63,13 +66,20 @@ class Session:
             payload = strictjson.loads_object(payload_bytes)
         except ValueError as e:
             raise errors.unparsable(str(e)) from None
-        jti = claims_mod.check_jti(payload, self.last_jti)
+        replay = self.replay_rule()
+        mark = replay.check(payload, token[: token.rindex(".")])
         claims_mod.check_time(payload)
         claims_mod.check_audience(payload, self.audience)
         claims_mod.check_issuer(payload, self.issuer)
         result = Claims(payload, verified=True)
-        self.last_jti, self.token, self.claims = jti, token, result
+        replay.accept(mark)
+        self.token, self.claims = token, result
         return result
+
+    def replay_rule(self):
+        if self._replay is None:
+            self._replay = replay_mod.rule(self.replay_mode)
+        return self._replay
 
     def current(self, jwt: Optional[str], claims_setting: Optional[str]) -> Optional[Claims]:
         """What the reading functions see, given the two settings' values."""
@@ -96,15 +106,17 @@ class Session:
             "audit_forced": self.audit_forced,
             "audience": self.audience,
             "issuer": self.issuer,
-            "last_jti": self.last_jti,
+            "replay": self.replay_mode,
+            "replay_state": None if self._replay is None else self._replay.state(),
             "token": self.token,
             "payload": None if self.claims is None else self.claims.payload,
         }
 
     @classmethod
     def restore(cls, snap: Dict[str, Any]) -> "Session":
-        s = cls(snap["jwk"], snap["audit_forced"], snap.get("audience"), snap.get("issuer"))
-        s.last_jti = snap["last_jti"]
+        s = cls(snap["jwk"], snap["audit_forced"], snap["audience"], snap["issuer"], snap["replay"])
+        if snap["replay_state"] is not None:
+            s._replay = replay_mod.rule(s.replay_mode, snap["replay_state"])
         if snap["token"] is not None:
             s.token, s.claims = snap["token"], Claims(snap["payload"], verified=True)
         return s
