@@ -7,33 +7,46 @@ friends return, so a reader on the hot path only fetches an attribute.
 
 from __future__ import annotations
 
-import re
 import time
-from typing import Any, Optional
 
 from . import errors, strictjson
 
 LEEWAY = 60  # seconds of clock skew allowed on nbf and exp
 I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 
-# PostgreSQL's uuid input rules: optional braces, 32 hex digits, an optional
-# hyphen after any group of four.  auth.uid() accepts what ::uuid accepts.
-_UUID = re.compile(r"(\{)?[0-9A-Fa-f]{4}(?:-?[0-9A-Fa-f]{4}){7}(?(1)\})")
+_HEX = frozenset("0123456789abcdefABCDEF")
 
 
-def as_i64(value: Any) -> Optional[int]:
+def as_i64(value: object) -> int | None:
     """The value as a signed 64-bit integer, or None (JSON 1.0 is not one)."""
     if type(value) is int and I64_MIN <= value <= I64_MAX:
         return value
     return None
 
 
-def as_uuid(value: Any) -> Optional[str]:
-    """Canonical text of a uuid-shaped string, else None."""
-    if isinstance(value, str) and _UUID.fullmatch(value):
-        h = re.sub(r"[^0-9A-Fa-f]", "", value).lower()
-        return f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
-    return None
+def as_uuid(value: object) -> str | None:
+    """Canonical text of a uuid-shaped string, else None.
+
+    PostgreSQL's uuid input rules, so auth.uid() accepts what ::uuid accepts:
+    optional braces around 32 hex digits, an optional hyphen after any group
+    of four.
+    """
+    if not isinstance(value, str):
+        return None
+    text = value[1:-1] if value[:1] == "{" and value[-1:] == "}" else value
+    groups, i = [], 0
+    for n in range(8):
+        if n and text[i : i + 1] == "-":
+            i += 1
+        group = text[i : i + 4]
+        if len(group) != 4 or not _HEX.issuperset(group):
+            return None
+        groups.append(group)
+        i += 4
+    if i != len(text):
+        return None
+    h = "".join(groups).lower()
+    return f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
 def check_jti(payload: dict, last_jti: int) -> int:
@@ -46,7 +59,7 @@ def check_jti(payload: dict, last_jti: int) -> int:
     return jti
 
 
-def check_time(payload: dict, now: Optional[float] = None) -> None:
+def check_time(payload: dict, now: float | None = None) -> None:
     """``nbf``/``exp`` when present, with :data:`LEEWAY` seconds of skew."""
     now = time.time() if now is None else now
     if "nbf" in payload:
@@ -63,7 +76,7 @@ def check_time(payload: dict, now: Optional[float] = None) -> None:
             raise errors.expired(exp)
 
 
-def check_audience(payload: dict, audience: Optional[str]) -> None:
+def check_audience(payload: dict, audience: str | None) -> None:
     """When configured, ``aud`` (a string or an array) must include it."""
     if not audience:
         return
@@ -75,7 +88,7 @@ def check_audience(payload: dict, audience: Optional[str]) -> None:
     raise errors.wrong_audience(aud, audience)
 
 
-def check_issuer(payload: dict, issuer: Optional[str]) -> None:
+def check_issuer(payload: dict, issuer: str | None) -> None:
     """When configured, ``iss`` must equal it."""
     if issuer and not (isinstance(payload.get("iss"), str) and payload["iss"] == issuer):
         raise errors.wrong_issuer(payload.get("iss"), issuer)
@@ -89,26 +102,42 @@ class Claims:
     just yields NULL.
     """
 
-    __slots__ = ("payload", "json", "sub", "bad_sub", "uid", "organization", "organization_id")
+    __slots__ = ("payload", "sub", "bad_sub", "uid", "organization_id", "_org", "_json", "_org_json")
 
-    def __init__(self, payload: Any, verified: bool):
+    def __init__(self, payload: object, verified: bool):
         self.payload = payload
-        self.json = strictjson.dumps(payload)
         obj = payload if isinstance(payload, dict) else {}
         sub = obj.get("sub")
         self.sub = sub if isinstance(sub, str) else None
         self.bad_sub = verified and "sub" in obj and self.sub is None
         self.uid = as_uuid(self.sub)
         org = obj.get("o")
-        self.organization = strictjson.dumps(org) if isinstance(org, dict) else None
-        self.organization_id = as_uuid(org.get("id")) if isinstance(org, dict) else None
+        self._org = org if isinstance(org, dict) else None
+        self.organization_id = None if self._org is None else as_uuid(self._org.get("id"))
+        self._json = self._org_json = None
 
-    def user_id(self) -> Optional[str]:
+    # JSON text is made on first use: the user_id() path never needs it, and
+    # not importing the json encoder keeps a connection's first call cheap.
+    @property
+    def json(self) -> str:
+        """The payload as JSON text (what auth.session() returns)."""
+        if self._json is None:
+            self._json = strictjson.dumps(self.payload)
+        return self._json
+
+    @property
+    def organization(self) -> str | None:
+        """The ``o`` claim as JSON text when it is an object."""
+        if self._org is not None and self._org_json is None:
+            self._org_json = strictjson.dumps(self._org)
+        return self._org_json
+
+    def user_id(self) -> str | None:
         if self.bad_sub:
             raise errors.bad_subject()
         return self.sub
 
-    def user_uuid(self) -> Optional[str]:
+    def user_uuid(self) -> str | None:
         if self.bad_sub:
             raise errors.bad_subject()
         return self.uid
@@ -122,7 +151,7 @@ class Claims:
 NO_CLAIMS_JSON = "null"
 
 
-def from_setting(text: Optional[str]) -> Optional[Claims]:
+def from_setting(text: str | None) -> Claims | None:
     """PostgREST's ``request.jwt.claims``: unset, empty or bad JSON is None."""
     if not text:
         return None

@@ -7,7 +7,6 @@ below are part of the public API (they match the reference extension).
 
 from __future__ import annotations
 
-from typing import Optional
 
 NO_DATA = "02000"
 DATATYPE_MISMATCH = "42804"
@@ -19,7 +18,7 @@ PROGRAM_LIMIT_EXCEEDED = "54000"
 class JWTError(Exception):
     """A token, key or setting was refused; carries the SQLSTATE to report."""
 
-    def __init__(self, sqlstate: str, message: str, detail: Optional[str] = None):
+    def __init__(self, sqlstate: str, message: str, detail: str | None = None):
         super().__init__(message)
         self.sqlstate = sqlstate
         self.message = message
@@ -33,20 +32,20 @@ def missing_jwk() -> JWTError:
     return JWTError(NO_DATA, "Missing runtime parameter: pg_session_jwt.jwk")
 
 
-def bad_jwk(detail: Optional[str] = None) -> JWTError:
+def bad_jwk(detail: str | None = None) -> JWTError:
     return JWTError(DATATYPE_MISMATCH, "pg_session_jwt.jwk requires an Ed25519 JWK", detail)
 
 
 def bad_key_of(kind: str):
     """A constructor for errors about one kind of key (RSA, EC)."""
 
-    def make(detail: Optional[str] = None) -> JWTError:
+    def make(detail: str | None = None) -> JWTError:
         return JWTError(DATATYPE_MISMATCH, f"pg_session_jwt.jwk holds an invalid {kind} key", detail)
 
     return make
 
 
-def bad_key_set(detail: Optional[str] = None) -> JWTError:
+def bad_key_set(detail: str | None = None) -> JWTError:
     return JWTError(DATATYPE_MISMATCH, "pg_session_jwt.jwk holds an invalid JWK set", detail)
 
 
@@ -59,7 +58,15 @@ def symmetric_jwk() -> JWTError:
     )
 
 
-def too_large(what: str, size: int, limit: int, unit: str = "bytes") -> JWTError:
+def private_jwk() -> JWTError:
+    return JWTError(
+        DATATYPE_MISMATCH,
+        "pg_session_jwt.jwk must not hold a private key",
+        "every session can read pg_session_jwt.jwk; configure the public key only",
+    )
+
+
+def too_large(what: str, size: int, limit: int, unit: str = "characters") -> JWTError:
     return JWTError(PROGRAM_LIMIT_EXCEEDED, f"{what} exceeds the maximum size", f"{size} {unit}; the limit is {limit}")
 
 
@@ -67,11 +74,11 @@ def bad_encoding() -> JWTError:
     return JWTError(DATATYPE_MISMATCH, "invalid JWT encoding")
 
 
-def undecodable(detail: Optional[str] = None) -> JWTError:
+def undecodable(detail: str | None = None) -> JWTError:
     return JWTError(DATATYPE_MISMATCH, "could not decode JWT component", detail)
 
 
-def unparsable(detail: Optional[str] = None) -> JWTError:
+def unparsable(detail: str | None = None) -> JWTError:
     return JWTError(DATATYPE_MISMATCH, "could not parse JWT component", detail)
 
 

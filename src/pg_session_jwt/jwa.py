@@ -7,18 +7,23 @@ HMAC family, ...) is refused before any signature math, whatever the key.
 
 from __future__ import annotations
 
-from typing import Dict, NamedTuple, Optional
 
 
-class Algorithm(NamedTuple):
-    name: str
-    kty: str  # the JWK key type that can verify it
-    hash: Optional[str] = None  # hash name in cryptography's hashes module
-    padding: Optional[str] = None  # RSA: "pkcs1" or "pss"
-    curve: Optional[str] = None  # EC: the JWK crv
+class Algorithm:
+    """One ``alg``: the key type that verifies it and its parameters."""
+
+    __slots__ = ("name", "kty", "hash", "padding", "curve")
+
+    def __init__(self, name: str, kty: str, hash: str | None = None, padding: str | None = None,
+                 curve: str | None = None):
+        self.name = name
+        self.kty = kty  # the JWK key type that can verify it
+        self.hash = hash  # hash name in cryptography's hashes module
+        self.padding = padding  # RSA: "pkcs1" or "pss"
+        self.curve = curve  # EC: the JWK crv
 
 
-def _table(*algs: Algorithm) -> Dict[str, Algorithm]:
+def _table(*algs: Algorithm) -> dict[str, Algorithm]:
     return {a.name: a for a in algs}
 
 
@@ -37,5 +42,5 @@ ALGORITHMS = _table(
 )
 
 
-def for_kty(kty: str) -> Dict[str, Algorithm]:
+def for_kty(kty: str) -> dict[str, Algorithm]:
     return {name: a for name, a in ALGORITHMS.items() if a.kty == kty}

@@ -7,14 +7,13 @@ unauthenticated beyond the header is ever interpreted.
 
 from __future__ import annotations
 
-from typing import Tuple
 
 from . import b64url, errors, strictjson
 
 MAX_TOKEN_CHARS = 64 * 1024  # real tokens are a few KiB; this bounds the work per attempt
 
 
-def split(token: str) -> Tuple[str, str, str]:
+def split(token: str) -> tuple[str, str, str]:
     """The three base64url parts; ``invalid JWT encoding`` otherwise."""
     if len(token) > MAX_TOKEN_CHARS:
         raise errors.too_large("JWT", len(token), MAX_TOKEN_CHARS)

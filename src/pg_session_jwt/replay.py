@@ -15,9 +15,7 @@ token (a newer login, or a rollback that restored an older
 
 from __future__ import annotations
 
-import hashlib
 import time
-from typing import Any, Dict
 
 from . import claims, errors
 
@@ -25,7 +23,7 @@ from . import claims, errors
 class JtiOrder:
     name = "jti"
 
-    def __init__(self, state: Any = 0):
+    def __init__(self, state: object = 0):
         self.last = state
 
     def check(self, payload: dict, signed: str) -> int:
@@ -34,7 +32,7 @@ class JtiOrder:
     def accept(self, mark: int) -> None:
         self.last = mark
 
-    def state(self) -> Any:
+    def state(self) -> object:
         return self.last
 
 
@@ -42,10 +40,12 @@ class AcceptOnce:
     name = "once"
     MAX_REMEMBERED = 10_000
 
-    def __init__(self, state: Any = None):
-        self.seen: Dict[str, int] = dict(state or {})  # sha256 hex of the signed part -> exp
+    def __init__(self, state: object = None):
+        self.seen: dict[str, int] = dict(state or {})  # sha256 hex of the signed part -> exp
 
     def check(self, payload: dict, signed: str):
+        import hashlib  # only this rule needs it (it loads OpenSSL)
+
         exp = claims.as_i64(payload.get("exp"))
         if exp is None:
             raise errors.exp_required()
@@ -62,14 +62,14 @@ class AcceptOnce:
         digest, exp = mark
         self.seen[digest] = exp
 
-    def state(self) -> Any:
+    def state(self) -> object:
         return dict(self.seen)
 
 
 MODES = {rule.name: rule for rule in (JtiOrder, AcceptOnce)}
 
 
-def rule(mode: str, state: Any = None):
+def rule(mode: str, state: object = None):
     """The rule named by ``pg_session_jwt.replay`` (default ``jti``)."""
     make = MODES.get(mode)
     if make is None:

@@ -13,7 +13,6 @@ setting ``pg_session_jwt.error`` and returns NULL, and the SQL wrapper's
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
 
 import plpy
 
@@ -26,12 +25,12 @@ STATE_KEY = "pg_session_jwt.session"  # in GD; version-independent on purpose
 # Settings trusted only as they were at connection start.
 STARTUP_SETTINGS = ("jwk", "audit_log", "audience", "issuer", "replay")
 
-_session: Optional[Session] = None
-_GD: Dict[str, Any] = {}
-_plans: Dict[str, Any] = {}
+_session: Session | None = None
+_GD: dict[str, object] = {}
+_plans: dict[str, object] = {}
 
 
-def attach(gd: Dict[str, Any]) -> None:
+def attach(gd: dict[str, object]) -> None:
     """Bind to PL/Python's GD, where the session outlives a module upgrade."""
     global _GD
     _GD = gd
@@ -55,37 +54,42 @@ def _load() -> Session:
         # upgrade neither forgets the last jti nor picks up a new key.
         _session = Session.restore(previous.snapshot())
     else:
-        row = plpy.execute(
-            "SELECT s.*, auth._audit_log_config() AS configured FROM auth._startup_settings() s"
-        )[0]
-        configured = [row["audit_log"]] + list(row["configured"] or [])
-        forced = any(settings.pg_bool(v) for v in configured)
-        _session = Session(row["jwk"], forced, row["audience"], row["issuer"], row["replay"])
+        found = plpy.execute("SELECT * FROM auth._startup_settings()")[0]
+        forced = settings.pg_bool(found["audit_log"])
+        if not forced and found["audit_log"] is not None:
+            # Some configuration named the setting, and a client may have
+            # overridden it at startup: ask what the configuration says.
+            configured = plpy.execute("SELECT auth._audit_log_config() AS c")[0]["c"]
+            forced = any(settings.pg_bool(v) for v in configured)
+        _session = Session(found["jwk"], forced, found["audience"], found["issuer"], found["replay"])
     _GD[STATE_KEY] = _session
     return _session
 
 
-def startup_settings() -> Dict[str, Optional[str]]:
+def startup_settings() -> dict[str, str | None]:
     """The settings' connection-start values, whatever SET did since.
 
     ``RESET`` restores the value from the configuration or the startup
     packet; doing it inside a subtransaction that is then rolled back leaves
-    the session's current values exactly as they were.
+    the session's current values exactly as they were.  A setting that no
+    source ever named has no value to restore (it does not exist until
+    someone names it), so only the existing ones are reset: usually just
+    the key.
     """
+    names = ", ".join(f"pg_catalog.current_setting('pg_session_jwt.{n}', true) AS {n}" for n in STARTUP_SETTINGS)
+    found = dict(plpy.execute("SELECT " + names)[0])
+    existing = [n for n, v in found.items() if v is not None]
+    if not existing:
+        return found
 
     class Undo(Exception):
         pass
 
-    found: Dict[str, Optional[str]] = {}
     try:
         with plpy.subtransaction():
-            for name in STARTUP_SETTINGS:
+            for name in existing:
                 plpy.execute(f"RESET pg_session_jwt.{name}")
-            found.update(plpy.execute(
-                "SELECT " + ", ".join(
-                    f"pg_catalog.current_setting('pg_session_jwt.{n}', true) AS {n}" for n in STARTUP_SETTINGS
-                )
-            )[0])
+            found.update(plpy.execute("SELECT " + names)[0])
             raise Undo
     except Undo:
         pass
@@ -104,17 +108,17 @@ def _refuse(e: JWTError) -> None:
     return None
 
 
-def _audit(s: Session, audit: Optional[str], found: Optional[Claims]) -> None:
+def _audit(s: Session, audit: str | None, found: Claims | None) -> None:
     if (s.audit_forced or settings.pg_bool(audit)) and (found is not None or s.fallback):
         plpy.log(s.audit_line(found))
 
 
-def _audit_refusal(s: Session, audit: Optional[str], e: JWTError) -> None:
+def _audit_refusal(s: Session, audit: str | None, e: JWTError) -> None:
     if s.audit_forced or settings.pg_bool(audit):
         plpy.log(f"pg_session_jwt: JWT refused: {e.message}" + (f" ({e.detail})" if e.detail else ""))
 
 
-def _current(jwt: Optional[str], claims: Optional[str], audit: Optional[str]) -> Optional[Claims]:
+def _current(jwt: str | None, claims: str | None, audit: str | None) -> Claims | None:
     s = _session or _load()
     try:
         found = s.current(jwt, claims)
@@ -128,7 +132,7 @@ def _current(jwt: Optional[str], claims: Optional[str], audit: Optional[str]) ->
 # --- entry points: one per SQL function -------------------------------------
 
 
-def init() -> Optional[bool]:
+def init() -> bool | None:
     try:
         s = _session or _load()
         s.keys()
@@ -138,7 +142,7 @@ def init() -> Optional[bool]:
         return _refuse(e)
 
 
-def jwt_session_init(jwt: str, audit: Optional[str]) -> Optional[bool]:
+def jwt_session_init(jwt: str, audit: str | None) -> bool | None:
     s = _session or _load()
     try:
         found = s.validate(jwt)
@@ -152,7 +156,7 @@ def jwt_session_init(jwt: str, audit: Optional[str]) -> Optional[bool]:
 def _reader(pick):
     """An entry point for a reading function: ``pick`` maps claims to its value."""
 
-    def read(jwt: Optional[str], claims: Optional[str], audit: Optional[str]):
+    def read(jwt: str | None, claims: str | None, audit: str | None):
         try:
             return pick(_current(jwt, claims, audit))
         except JWTError as e:

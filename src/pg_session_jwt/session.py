@@ -8,7 +8,6 @@ Python so it can be unit-tested without a server.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
 
 from . import claims as claims_mod
 from . import errors, jwk, jws, strictjson
@@ -21,23 +20,23 @@ class Session:
 
     def __init__(
         self,
-        jwk_text: Optional[str],
+        jwk_text: str | None,
         audit_forced: bool = False,
-        audience: Optional[str] = None,
-        issuer: Optional[str] = None,
-        replay: Optional[str] = None,
+        audience: str | None = None,
+        issuer: str | None = None,
+        replay: str | None = None,
     ):
         self.jwk_text = jwk_text or None
         self.audit_forced = audit_forced
         self.audience = audience or None
         self.issuer = issuer or None
         self.replay_mode = replay or "jti"
-        self._replay: Any = None
-        self.token: Optional[str] = None
-        self.claims: Optional[Claims] = None
-        self._keys: Optional[jwk.KeySet] = None
-        self._setting_text: Optional[str] = None
-        self._setting_claims: Optional[Claims] = None
+        self._replay: object = None
+        self.token: str | None = None
+        self.claims: Claims | None = None
+        self._keys: jwk.KeySet | None = None
+        self._setting_text: str | None = None
+        self._setting_claims: Claims | None = None
 
     @property
     def fallback(self) -> bool:
@@ -81,7 +80,7 @@ class Session:
             self._replay = replay_mod.rule(self.replay_mode)
         return self._replay
 
-    def current(self, jwt: Optional[str], claims_setting: Optional[str]) -> Optional[Claims]:
+    def current(self, jwt: str | None, claims_setting: str | None) -> Claims | None:
         """What the reading functions see, given the two settings' values."""
         if self.jwk_text is None:
             if claims_setting != self._setting_text:
@@ -92,14 +91,14 @@ class Session:
             return None
         return self.validate(jwt)
 
-    def audit_line(self, found: Optional[Claims]) -> str:
+    def audit_line(self, found: Claims | None) -> str:
         if not self.fallback:
             return f"pg_session_jwt: JWT accepted, {found.audit_fields()}"  # type: ignore[union-attr]
         if found is None:
             return "pg_session_jwt: no JWT claims in request.jwt.claims"
         return f"pg_session_jwt: JWT claims from request.jwt.claims, {found.audit_fields()}"
 
-    def snapshot(self) -> Dict[str, Any]:
+    def snapshot(self) -> dict[str, object]:
         """Plain-data state, handed to a newer version after ALTER EXTENSION UPDATE."""
         return {
             "jwk": self.jwk_text,
@@ -113,7 +112,7 @@ class Session:
         }
 
     @classmethod
-    def restore(cls, snap: Dict[str, Any]) -> "Session":
+    def restore(cls, snap: dict[str, object]) -> "Session":
         s = cls(snap["jwk"], snap["audit_forced"], snap["audience"], snap["issuer"], snap["replay"])
         if snap["replay_state"] is not None:
             s._replay = replay_mod.rule(s.replay_mode, snap["replay_state"])

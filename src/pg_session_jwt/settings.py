@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Optional
 
 
-def pg_bool(value: Optional[str]) -> bool:
+def pg_bool(value: str | None) -> bool:
     """True when PostgreSQL's boolean parser would read ``on``.
 
     Accepts the same spellings as ``parse_bool``: unambiguous prefixes of

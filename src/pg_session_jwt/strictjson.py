@@ -6,16 +6,20 @@ NaN/Infinity (neither as literals nor as numbers too large for a double,
 like 1e400), and nothing that
 PostgreSQL's ``jsonb`` would refuse later (NUL characters, lone surrogates),
 so a value accepted here can always be returned as ``jsonb``.
+
+Parsing uses CPython's C scanner (``_json``, what ``json.loads`` runs
+underneath) directly: importing the ``json`` package pulls in ``re`` and
+``enum``, which would cost a new connection several milliseconds before its
+first token is checked.  The encoder is imported only when JSON is written.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from typing import Any, Dict, List, Tuple
+from _json import make_scanner
 
 
-def _no_constants(name: str) -> Any:
+def _no_constants(name: str) -> object:
     raise ValueError(f"{name} is not JSON")
 
 
@@ -26,8 +30,8 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _unique(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
-    obj: Dict[str, Any] = {}
+def _unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    obj: dict[str, object] = {}
     for name, value in pairs:
         if name in obj:
             raise ValueError(f"duplicate member name {name[:40]!r}")
@@ -44,7 +48,7 @@ def _check_text(s: str) -> None:
 MAX_DEPTH = 64  # far beyond any real claim set; keeps dumps() and jsonb well inside their stacks
 
 
-def _check_tree(value: Any) -> None:
+def _check_tree(value: object) -> None:
     stack = [(value, 1)]
     while stack:
         v, depth = stack.pop()
@@ -59,11 +63,50 @@ def _check_tree(value: Any) -> None:
             stack.extend((item, depth + 1) for item in (v.values() if isinstance(v, dict) else v))
 
 
-def loads(data: "bytes | str") -> Any:
+class _Rules:
+    """The options ``make_scanner`` reads, as ``json.JSONDecoder`` would hold them."""
+
+    def __init__(self) -> None:
+        self.strict = True  # no raw control characters inside strings
+        self.object_hook = None
+        self.object_pairs_hook = _unique
+        self.parse_float = _finite_float
+        self.parse_int = int
+        self.parse_constant = _no_constants
+
+
+_scan = make_scanner(_Rules())
+_WHITESPACE = " \t\n\r"  # JSON's own; str.strip() would take Unicode spaces too
+
+
+def _scan_reporting_errors(text: str, start: int):
+    try:
+        return _scan(text, start)
+    except SystemError:
+        # Some CPython 3.11 releases (Debian 12's 3.11.2 among them) report a
+        # syntax error through json.decoder.JSONDecodeError only if
+        # json.decoder is already imported, and raise SystemError otherwise.
+        # This is the error path: import it and scan again for the real error.
+        import json.decoder  # noqa: F401
+
+        return _scan(text, start)
+
+
+def _parse(text: str) -> object:
+    start = len(text) - len(text.lstrip(_WHITESPACE))
+    try:
+        value, end = _scan_reporting_errors(text, start)
+    except StopIteration as stop:
+        raise ValueError(f"expecting a JSON value at position {stop.value}") from None
+    if text[end:].strip(_WHITESPACE):
+        raise ValueError(f"extra data at position {end}")
+    return value
+
+
+def loads(data: "bytes | str") -> object:
     """Parse JSON text; ValueError (with a reason) when it is not acceptable."""
     try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
-        value = json.loads(text, object_pairs_hook=_unique, parse_constant=_no_constants, parse_float=_finite_float)
+        value = _parse(data.decode("utf-8") if isinstance(data, bytes) else data)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
     except UnicodeError as e:
@@ -83,6 +126,8 @@ def loads_object(data: "bytes | str") -> dict:
     return value
 
 
-def dumps(value: Any) -> str:
+def dumps(value: object) -> str:
     """Compact JSON text, as handed back to PostgreSQL."""
+    import json
+
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

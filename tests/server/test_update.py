@@ -71,3 +71,22 @@ def test_reloading_the_code_does_not_fork_the_state(connect, minter):
     conn.execute("SELECT set_config('pg_session_jwt.jwt', %s, false)", [stale])
     with sql_error("23514", "Token ID must be strictly monotonically increasing."):
         conn.execute("SELECT auth.session()")
+
+
+def test_loader_compiles_the_sources_when_bytecode_does_not_fit(cluster, keypair, minter):
+    """auth._load() carries bytecode for the Python that built it; a server
+    whose Python has another bytecode magic number compiles the embedded
+    sources instead.  Simulated with a copy of the loader whose recorded
+    magic number cannot match, run first thing in a fresh connection."""
+    cluster.create_app_database("loader_test", "app")
+    with cluster.connect(dbname="loader_test") as su:
+        body = scalar(su, "SELECT prosrc FROM pg_proc WHERE oid = 'auth._load'::regproc")
+        assert "CODE_MAGIC = b'" in body
+        foreign = body.replace("CODE_MAGIC = b'", "CODE_MAGIC = b'\\x00\\x00not this python", 1)
+        su.execute("CREATE FUNCTION public.load_from_sources() RETURNS void LANGUAGE plpython3u AS $py$"
+                   + foreign + "$py$")
+    dsn = cluster.dsn("app", "loader_test", options=startup_options(jwk=keypair[1]))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT public.load_from_sources()")
+        conn.execute("SELECT auth.jwt_session_init(%s)", [minter.token("alice")])
+        assert scalar(conn, "SELECT auth.user_id()") == "alice"

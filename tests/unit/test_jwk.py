@@ -101,7 +101,7 @@ def test_key_with_torsion_component_refused(keypair, refused):
 
 
 def test_private_key_refused(keypair, refused):
-    with refused(errors.bad_jwk("the JWK holds a private key; configure the public key only")):
+    with refused(errors.private_jwk()):
         jwk.parse(json.dumps(keypair[0]))
 
 
