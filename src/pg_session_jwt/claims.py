@@ -102,11 +102,12 @@ class Claims:
     just yields NULL.
     """
 
-    __slots__ = ("payload", "sub", "bad_sub", "uid", "organization_id", "_org", "_json", "_org_json")
+    __slots__ = ("payload", "sub", "bad_sub", "uid", "organization_id", "exp", "_org", "_json", "_org_json")
 
     def __init__(self, payload: object, verified: bool):
         self.payload = payload
         obj = payload if isinstance(payload, dict) else {}
+        self.exp = as_i64(obj.get("exp"))
         sub = obj.get("sub")
         self.sub = sub if isinstance(sub, str) else None
         self.bad_sub = verified and "sub" in obj and self.sub is None
@@ -131,6 +132,10 @@ class Claims:
         if self._org is not None and self._org_json is None:
             self._org_json = strictjson.dumps(self._org)
         return self._org_json
+
+    def expired(self) -> bool:
+        """Past ``exp`` (and the leeway): no longer to be served from a cache."""
+        return self.exp is not None and self.exp + LEEWAY < time.time()
 
     def user_id(self) -> str | None:
         if self.bad_sub:

@@ -130,6 +130,20 @@ def token_reused() -> JWTError:
     return JWTError(CHECK_VIOLATION, "JWT was already used on this connection")
 
 
+def iat_required() -> JWTError:
+    return JWTError(
+        DATATYPE_MISMATCH, "JWT payload must contain an integer 'iat' for a transaction-local session when pg_session_jwt.replay is 'once'"
+    )
+
+
+def older_token(claim: str, value: int, newest: int) -> JWTError:
+    return JWTError(
+        CHECK_VIOLATION,
+        "a newer token of this subject was already used on this connection",
+        f"{claim}={value}, newest {claim}={newest}",
+    )
+
+
 def bad_nbf() -> JWTError:
     return JWTError(
         DATATYPE_MISMATCH,

@@ -66,6 +66,49 @@ class AcceptOnce:
         return dict(self.seen)
 
 
+class SubjectOrder:
+    """Transaction-local sessions: tokens of many users, in any order.
+
+    Behind a transaction pooler one server connection serves many users, and
+    the same token legitimately returns in many transactions, so neither a
+    connection-wide counter nor accept-once can work.  What still holds: once
+    a subject (``iss`` + ``sub``) has used a newer token here, its older ones
+    are refused here.  Tokens are ordered by their integer ``jti`` (replay
+    mode ``jti``) or ``iat`` (mode ``once``, whose issuers have no integer
+    jti).  Each subject is remembered until its newest token expires.
+    """
+
+    MAX_SUBJECTS = 10_000
+
+    def __init__(self, mode: str, state: object = None):
+        self.claim = "jti" if mode == "jti" else "iat"
+        self.newest: dict[str, list] = dict(state or {})  # subject -> [order, exp or None]
+
+    def check(self, payload: dict):
+        order = claims.as_i64(payload.get(self.claim))
+        if order is None:
+            raise errors.bad_jti() if self.claim == "jti" else errors.iat_required()
+        subject = f"{payload.get('iss')!r} {payload.get('sub')!r}"
+        newest = self.newest.get(subject)
+        if newest is not None and order < newest[0]:
+            raise errors.older_token(self.claim, order, newest[0])
+        if newest is None:
+            now = time.time()
+            self.newest = {k: v for k, v in self.newest.items() if v[1] is None or v[1] + claims.LEEWAY >= now}
+            if len(self.newest) >= self.MAX_SUBJECTS:
+                raise errors.too_large("subjects remembered by this connection", len(self.newest), self.MAX_SUBJECTS, "subjects")
+        return subject, order, claims.as_i64(payload.get("exp"))
+
+    def accept(self, mark) -> None:
+        subject, order, exp = mark
+        newest = self.newest.get(subject)
+        if newest is None or order >= newest[0]:
+            self.newest[subject] = [order, exp]
+
+    def state(self) -> object:
+        return dict(self.newest)
+
+
 MODES = {rule.name: rule for rule in (JtiOrder, AcceptOnce)}
 
 

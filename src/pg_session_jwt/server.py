@@ -142,10 +142,10 @@ def init() -> bool | None:
         return _refuse(e)
 
 
-def jwt_session_init(jwt: str, audit: str | None) -> bool | None:
+def jwt_session_init(jwt: str, audit: str | None, local: bool) -> bool | None:
     s = _session or _load()
     try:
-        found = s.validate(jwt)
+        found = s.validate_local(jwt) if local else s.validate(jwt)
     except JWTError as e:
         _audit_refusal(s, audit, e)
         return _refuse(e)

@@ -32,6 +32,10 @@ class Session:
         self.issuer = issuer or None
         self.replay_mode = replay or "jti"
         self._replay: object = None
+        self._local_rule: object = None
+        # Tokens validated by jwt_session_init(jwt, true), oldest first:
+        # token -> (claims, subject, order) as SubjectOrder saw them.
+        self.local: dict[str, tuple] = {}
         self.token: str | None = None
         self.claims: Claims | None = None
         self._keys: jwk.KeySet | None = None
@@ -60,25 +64,71 @@ class Session:
         """
         if token == self.token:
             return self.claims  # type: ignore[return-value]
-        payload_bytes = jws.verify(token, self.keys())
-        try:
-            payload = strictjson.loads_object(payload_bytes)
-        except ValueError as e:
-            raise errors.unparsable(str(e)) from None
+        payload = self._verified_payload(token)
         replay = self.replay_rule()
         mark = replay.check(payload, token[: token.rindex(".")])
-        claims_mod.check_time(payload)
-        claims_mod.check_audience(payload, self.audience)
-        claims_mod.check_issuer(payload, self.issuer)
-        result = Claims(payload, verified=True)
+        result = self._checked_claims(payload)
         replay.accept(mark)
         self.token, self.claims = token, result
         return result
+
+    LOCAL_CACHE = 256
+
+    def validate_local(self, token: str) -> Claims:
+        """Claims of a token for one transaction (``jwt_session_init(jwt, true)``).
+
+        Leaves the session-level token and its replay state alone, so after
+        the transaction the connection is what it was before.  Validated
+        local tokens are remembered until they expire, for the reads of the
+        transaction and for the same token's next transaction.
+        """
+        hit = self._local_hit(token)
+        if hit is not None:
+            return hit
+        payload = self._verified_payload(token)
+        rule = self.local_rule()
+        subject, order, exp = mark = rule.check(payload)
+        result = self._checked_claims(payload)
+        rule.accept(mark)
+        # The subject's older tokens are refused from now on: forget them.
+        self.local = {t: e for t, e in self.local.items() if e[1] != subject or e[2] >= order}
+        self.local[token] = (result, subject, order)
+        if len(self.local) > self.LOCAL_CACHE:
+            del self.local[next(iter(self.local))]
+        return result
+
+    def _local_hit(self, token: str) -> Claims | None:
+        entry = self.local.get(token)
+        if entry is None:
+            return None
+        if entry[0].expired():
+            del self.local[token]
+            return None
+        return entry[0]
+
+    def _verified_payload(self, token: str) -> dict:
+        payload_bytes = jws.verify(token, self.keys())
+        try:
+            return strictjson.loads_object(payload_bytes)
+        except ValueError as e:
+            raise errors.unparsable(str(e)) from None
+
+    def _checked_claims(self, payload: dict) -> Claims:
+        claims_mod.check_time(payload)
+        claims_mod.check_audience(payload, self.audience)
+        claims_mod.check_issuer(payload, self.issuer)
+        return Claims(payload, verified=True)
 
     def replay_rule(self):
         if self._replay is None:
             self._replay = replay_mod.rule(self.replay_mode)
         return self._replay
+
+    def local_rule(self) -> replay_mod.SubjectOrder:
+        if self._local_rule is None:
+            replay_mod.rule(self.replay_mode)  # refuses an unknown mode
+            self._local_rule = replay_mod.SubjectOrder(self.replay_mode)
+        return self._local_rule
 
     def current(self, jwt: str | None, claims_setting: str | None) -> Claims | None:
         """What the reading functions see, given the two settings' values."""
@@ -89,7 +139,9 @@ class Session:
             return self._setting_claims
         if not jwt:  # unset, or the empty value a reset placeholder holds
             return None
-        return self.validate(jwt)
+        if jwt == self.token:
+            return self.claims
+        return self._local_hit(jwt) or self.validate(jwt)
 
     def audit_line(self, found: Claims | None) -> str:
         if not self.fallback:
@@ -107,6 +159,7 @@ class Session:
             "issuer": self.issuer,
             "replay": self.replay_mode,
             "replay_state": None if self._replay is None else self._replay.state(),
+            "local_state": None if self._local_rule is None else self._local_rule.state(),
             "token": self.token,
             "payload": None if self.claims is None else self.claims.payload,
         }
@@ -116,6 +169,8 @@ class Session:
         s = cls(snap["jwk"], snap["audit_forced"], snap["audience"], snap["issuer"], snap["replay"])
         if snap["replay_state"] is not None:
             s._replay = replay_mod.rule(s.replay_mode, snap["replay_state"])
+        if snap["local_state"] is not None:
+            s._local_rule = replay_mod.SubjectOrder(s.replay_mode, snap["local_state"])
         if snap["token"] is not None:
             s.token, s.claims = snap["token"], Claims(snap["payload"], verified=True)
         return s

@@ -48,6 +48,14 @@ SELECT auth.user_id();
 ROLLBACK;
 SELECT auth.user_id();
 
+-- A transaction-local session ends with its transaction.
+RESET pg_session_jwt.jwt;
+BEGIN;
+SELECT auth.jwt_session_init('eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJkYXZlIiwianRpIjo0fQ.-Z5sVHhl_eERR-nS51GgYYovNSYrFBn-wyTI89ScoyP8fZMi9Rn2hMntyeU2VwweFvk-QlXlaWhbKZ_1zh5QDQ', true);
+SELECT auth.user_id();
+COMMIT;
+SELECT auth.user_id() IS NULL AS no_user;
+
 \c - postgres
 ALTER ROLE regress_app RESET pg_session_jwt.jwk;
 DROP EXTENSION pg_session_jwt;

@@ -98,3 +98,34 @@ def test_state_survives_snapshot(once, keypair, refused):
     restored = Session.restore(once.snapshot())
     with refused(errors.token_reused()):
         restored.validate(first)
+
+
+def test_local_sessions_leave_the_session_state_alone(session, minter):
+    session.validate(minter.token("bob"))
+    before = (session.token, session.replay_rule().state())
+    assert session.validate_local(minter.token("alice")).user_id() == "alice"
+    assert (session.token, session.replay_rule().state()) == before
+
+
+def jti_of(token: str) -> int:
+    return strictjson.loads(b64url.decode(token.split(".")[1]))["jti"]
+
+
+def test_a_subjects_older_local_token_is_refused_even_from_the_cache(session, minter, refused):
+    older, newer = minter.token("alice"), minter.token("alice")
+    session.validate_local(older)
+    session.validate_local(newer)
+    with refused(errors.older_token("jti", jti_of(older), jti_of(newer))):
+        session.validate_local(older)
+
+
+def test_subject_memory_is_bounded_and_forgets_expired_subjects():
+    future, past = int(time.time()) + 3600, int(time.time()) - 3600
+    full = {f"s{i}": [1, future] for i in range(replay.SubjectOrder.MAX_SUBJECTS)}
+    with pytest.raises(errors.JWTError) as info:
+        replay.SubjectOrder("jti", full).check({"jti": 1, "sub": "new"})
+    assert info.value.sqlstate == errors.PROGRAM_LIMIT_EXCEEDED
+    stale = {f"s{i}": [1, past] for i in range(replay.SubjectOrder.MAX_SUBJECTS)}
+    rule = replay.SubjectOrder("jti", stale)
+    rule.check({"jti": 1, "sub": "new"})
+    assert rule.newest == {}
