@@ -2,6 +2,9 @@
 #
 #   make demo      install what is missing, build, install, run the RLS demo
 #   make test      the same set-up, then the whole test suite
+#   make bench     the same set-up, then every benchmark: bench/results.md and .png
+#                  (make bench BENCH_ARGS=--quick: tiny sizes, a smoke run)
+#   make fuzz      fuzz the parsers for FUZZ_SECONDS (make fuzz-smoke: 20 s)
 #   make install   (PGXS) install into the server that $(PG_CONFIG) names
 #
 # The PGXS part needs pg_config; `demo` and `test` install PostgreSQL first
@@ -41,12 +44,31 @@ $(UPDATES): sql/%.sql: sql/%.sql.in $(SERVER_SOURCES)
 VENV_PY = .venv/bin/python
 SETUP   = PG_BIN=$$(tools/bootstrap) && $(MAKE) --no-print-directory install PG_CONFIG=$$PG_BIN/pg_config >/dev/null && export PG_BIN
 
-.PHONY: demo test unit
+.PHONY: demo test unit bench
 demo:
 	@$(SETUP) && $(VENV_PY) -m pg_session_jwt.demo
 
 test:
 	@$(SETUP) && $(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+bench:
+	@$(SETUP) && $(VENV_PY) bench/run.py $(BENCH_ARGS)
+
+# --- fuzzing: atheris over the pure core's parsers (see fuzz/fuzz_parsers.py) ---
+FUZZ_SECONDS ?= 600
+FUZZ_OUT     ?= fuzz/out
+FUZZ          = $(VENV_PY) fuzz/fuzz_parsers.py -dict=fuzz/jwt.dict -timeout=10 -artifact_prefix=$(FUZZ_OUT)/
+
+.PHONY: fuzz fuzz-smoke
+# Long run; grows $(FUZZ_OUT)/corpus (kept for the next run), only reads the seeds in fuzz/corpus.
+# (make test runs a bounded smoke run through tests/unit/test_fuzz_smoke.py.)
+fuzz:
+	@mkdir -p $(FUZZ_OUT)/corpus
+	$(FUZZ) -max_total_time=$(FUZZ_SECONDS) $(FUZZ_OUT)/corpus fuzz/corpus
+
+fuzz-smoke:
+	@rm -rf $(FUZZ_OUT)/smoke && mkdir -p $(FUZZ_OUT)/smoke
+	$(FUZZ) -runs=20000 -max_total_time=20 $(FUZZ_OUT)/smoke fuzz/corpus
 
 # The pure core alone: no server, no root.
 unit:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import binascii  # base64 itself imports re: too slow for a connection's first call
 
-_TO_STANDARD = str.maketrans("-_", "+/")
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
-_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_ALPHABET = frozenset(_DIGITS)
+# The last character of a part whose length is 2 or 3 (mod 4) carries 4 or
+# 2 bits no byte uses; canonical encodings leave them zero.
+_UNUSED_BITS = {2: 0b1111, 3: 0b11}
 
 
 def encode(data: bytes) -> str:
@@ -22,9 +25,9 @@ def decode(text: str) -> bytes:
     """Decode canonical unpadded base64url; ValueError on anything else."""
     if not _ALPHABET.issuperset(text):
         raise ValueError("not base64url: character outside the alphabet")
-    if len(text) % 4 == 1:
+    rest = len(text) % 4
+    if rest == 1:
         raise ValueError("not base64url: impossible length")
-    data = binascii.a2b_base64(text.translate(_TO_STANDARD) + "=" * (-len(text) % 4))
-    if encode(data) != text:
+    if rest and _DIGITS.index(text[-1]) & _UNUSED_BITS[rest]:
         raise ValueError("not base64url: non-zero trailing bits")
-    return data
+    return binascii.a2b_base64(text.replace("-", "+").replace("_", "/") + "=" * (-rest % 4))

@@ -103,18 +103,34 @@ def _parse(text: str) -> object:
     return value
 
 
+def _without_surrogates(text: str) -> str:
+    """A str (unlike UTF-8 bytes) may hold raw lone surrogates: refuse them."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("lone surrogate in a JSON string") from None
+    return text
+
+
 def loads(data: "bytes | str") -> object:
     """Parse JSON text; ValueError (with a reason) when it is not acceptable."""
     try:
-        value = _parse(data.decode("utf-8") if isinstance(data, bytes) else data)
+        text = data.decode("utf-8") if isinstance(data, bytes) else _without_surrogates(data)
+        value = _parse(text)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
     except UnicodeError as e:
         raise ValueError(f"not UTF-8: {e.reason}") from None
-    try:
-        _check_tree(value)
-    except UnicodeError:
-        raise ValueError("lone surrogate in a JSON string") from None
+    # Only an escape can put NUL or a lone surrogate into a string (the
+    # scanner refuses raw control characters; raw surrogates were refused
+    # above), and only that many brackets can nest too deep: most texts need
+    # no walk at all.
+    if "\\" in text or text.count("[") + text.count("{") > MAX_DEPTH:
+        try:
+            _check_tree(value)
+        except UnicodeError:
+            raise ValueError("lone surrogate in a JSON string") from None
     return value
 
 

@@ -1,0 +1,105 @@
+"""4. Memory: a backend's resident size after a JWT session, against PL/Python's floor.
+
+Two variants, each a fresh connection as ``app`` with the key in the startup
+packet; while it is still open, the backend's ``/proc/<pg_backend_pid()>/status``
+is read (this process is root, or the server's OS user):
+
+  ours       auth.init(); auth.jwt_session_init(tok); auth.user_id();
+             SELECT * FROM bench_todos   (1,000 of its 10,000 rows visible through
+             RLS, policy ``owner = auth.user_id()``, evaluated per row; FORCE ROW
+             LEVEL SECURITY so the owner ``app`` is subject to it)
+  py_floor   SELECT public.py_floor()
+
+The variants are interleaved; medians of VmRSS (the target), RssAnon (private
+memory: what the backend allocated itself), RssFile and RssShmem (shared
+buffers the backend touched: ours reads a table, the floor does not, so part
+of the VmRSS difference is shared, not the session's).  /proc's kB are KiB;
+the report uses MiB.
+
+Target: VmRSS of ours at most 3 MiB above the floor.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List
+
+from common import BenchEnv, Section, Sizes, Table, TargetRow, median
+
+TITLE = "Memory"
+FIELDS = ("VmRSS", "RssAnon", "RssFile", "RssShmem")
+TABLE_ROWS = 10_000
+
+
+def proc_status(pid: int) -> Dict[str, float]:
+    """The memory lines of /proc/PID/status, in MiB."""
+    found: Dict[str, float] = {}
+    try:
+        f = open(f"/proc/{pid}/status")
+    except PermissionError as e:
+        raise PermissionError(f"{e}: run the benchmark as root or as the server's OS user") from e
+    with f:
+        for line in f:
+            name, _, rest = line.partition(":")
+            if name in FIELDS:
+                found[name] = int(rest.split()[0]) / 1024
+    return found
+
+
+def prepare(env: BenchEnv) -> None:
+    with env.connect() as conn:
+        conn.execute("CREATE TABLE bench_todos (id int PRIMARY KEY, owner text NOT NULL, task text NOT NULL)")
+        conn.execute("INSERT INTO bench_todos SELECT i, 'user' || (i %% 10), 'task number ' || i "
+                     "FROM generate_series(1, %s) i", [TABLE_ROWS])
+        conn.execute("ALTER TABLE bench_todos ENABLE ROW LEVEL SECURITY")
+        conn.execute("ALTER TABLE bench_todos FORCE ROW LEVEL SECURITY")
+        conn.execute("CREATE POLICY own ON bench_todos USING (owner = auth.user_id())")
+        conn.execute("VACUUM (FREEZE, ANALYZE) bench_todos")
+
+
+def _ours(env: BenchEnv, token: str) -> Dict[str, float]:
+    with env.connect() as conn:
+        conn.execute("SELECT auth.init()")
+        conn.execute("SELECT auth.jwt_session_init(%s)", [token])
+        assert conn.execute("SELECT auth.user_id()").fetchone()[0] == "user5"
+        rows = conn.execute("SELECT * FROM bench_todos").fetchall()
+        assert len(rows) == TABLE_ROWS // 10, len(rows)
+        return proc_status(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
+
+
+def _floor(env: BenchEnv) -> Dict[str, float]:
+    with env.connect() as conn:
+        conn.execute("SELECT public.py_floor()")
+        return proc_status(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
+
+
+def run(env: BenchEnv, sizes: Sizes) -> Section:
+    prepare(env)
+    n = sizes.memory_connections
+    tokens = env.tokens(n)
+    samples: Dict[str, List[Dict[str, float]]] = {"ours": [], "py_floor": []}
+    for i in range(n):
+        pair = [("ours", lambda: _ours(env, tokens[i])), ("py_floor", lambda: _floor(env))]
+        for name, fn in (pair if i % 2 == 0 else pair[::-1]):
+            samples[name].append(fn())
+
+    med = {name: {f: median([s[f] for s in v]) for f in FIELDS} for name, v in samples.items()}
+    delta = {f: med["ours"][f] - med["py_floor"][f] for f in FIELDS}
+    section = Section(4, TITLE, method=_method(sizes))
+    section.targets.append(TargetRow(
+        workload="Memory: backend VmRSS after a session and a 1,000-row RLS select",
+        ours=f"{med['ours']['VmRSS']:.1f} MiB",
+        peers=f"PL/Python floor {med['py_floor']['VmRSS']:.1f} MiB",
+        value=delta["VmRSS"], limit=3.0, unit="MiB",
+        short="VmRSS after session\nvs PL/Python floor"))
+    rows = [[label] + [f"{med[name][f]:.2f}" for f in FIELDS]
+            for name, label in (("ours", "session + RLS select"), ("py_floor", "PL/Python floor"))]
+    rows.append(["difference"] + [f"{delta[f]:+.2f}" for f in FIELDS])
+    section.tables.append(Table(["backend after", *(f"{f} MiB" for f in FIELDS)], rows, align="lrrrr"))
+    section.notes.append("RssShmem counts the shared buffers a backend has touched: the select reads the "
+                         "table, the floor does not. RssAnon is the memory the backend allocated itself.")
+    return section
+
+
+def _method(sizes: Sizes) -> str:
+    return (f"{sizes.memory_connections} fresh connections per variant, interleaved; "
+            "`/proc/<pg_backend_pid()>/status` read while the connection is open. Medians.")
