@@ -8,13 +8,14 @@ is read (this process is root, or the server's OS user):
              SELECT * FROM bench_todos   (1,000 of its 10,000 rows visible through
              RLS, policy ``owner = auth.user_id()``, evaluated per row; FORCE ROW
              LEVEL SECURITY so the owner ``app`` is subject to it)
-  py_floor   SELECT public.py_floor()
+  py_floor   SELECT public.py_floor();
+             SELECT * FROM bench_todos_plain WHERE owner = 'user5'
+             (a copy of the table without RLS: the same rows and pages, so
+             both touch the same shared buffers)
 
 The variants are interleaved; medians of VmRSS (the target), RssAnon (private
 memory: what the backend allocated itself), RssFile and RssShmem (shared
-buffers the backend touched: ours reads a table, the floor does not, so part
-of the VmRSS difference is shared, not the session's).  /proc's kB are KiB;
-the report uses MiB.
+buffers the backend touched).  /proc's kB are KiB; the report uses MiB.
 
 Target: VmRSS of ours at most 3 MiB above the floor.
 """
@@ -53,7 +54,9 @@ def prepare(env: BenchEnv) -> None:
         conn.execute("ALTER TABLE bench_todos ENABLE ROW LEVEL SECURITY")
         conn.execute("ALTER TABLE bench_todos FORCE ROW LEVEL SECURITY")
         conn.execute("CREATE POLICY own ON bench_todos USING (owner = auth.user_id())")
+        conn.execute("CREATE TABLE bench_todos_plain AS SELECT * FROM bench_todos")
         conn.execute("VACUUM (FREEZE, ANALYZE) bench_todos")
+        conn.execute("VACUUM (FREEZE, ANALYZE) bench_todos_plain")
 
 
 def _ours(env: BenchEnv, token: str) -> Dict[str, float]:
@@ -69,6 +72,8 @@ def _ours(env: BenchEnv, token: str) -> Dict[str, float]:
 def _floor(env: BenchEnv) -> Dict[str, float]:
     with env.connect() as conn:
         conn.execute("SELECT public.py_floor()")
+        rows = conn.execute("SELECT * FROM bench_todos_plain WHERE owner = 'user5'").fetchall()
+        assert len(rows) == TABLE_ROWS // 10, len(rows)
         return proc_status(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
 
 
