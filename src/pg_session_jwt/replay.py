@@ -52,10 +52,11 @@ class AcceptOnce:
         digest = hashlib.sha256(signed.encode("utf-8", "surrogatepass")).hexdigest()
         if digest in self.seen:
             raise errors.token_reused()
-        now = time.time()
-        self.seen = {d: e for d, e in self.seen.items() if e + claims.LEEWAY >= now}
-        if len(self.seen) >= self.MAX_REMEMBERED:
-            raise errors.too_large("tokens remembered by this connection", len(self.seen), self.MAX_REMEMBERED, "tokens")
+        if len(self.seen) >= self.MAX_REMEMBERED:  # forget expired tokens only when full: O(1) per login
+            now = time.time()
+            self.seen = {d: e for d, e in self.seen.items() if e + claims.LEEWAY >= now}
+            if len(self.seen) >= self.MAX_REMEMBERED:
+                raise errors.too_large("tokens remembered by this connection", len(self.seen), self.MAX_REMEMBERED, "tokens")
         return digest, exp
 
     def accept(self, mark) -> None:
@@ -75,7 +76,9 @@ class SubjectOrder:
     a subject (``iss`` + ``sub``) has used a newer token here, its older ones
     are refused here.  Tokens are ordered by their integer ``jti`` (replay
     mode ``jti``) or ``iat`` (mode ``once``, whose issuers have no integer
-    jti).  Each subject is remembered until its newest token expires.
+    jti).  A connection remembers its most recently active subjects, at most
+    ``MAX_SUBJECTS``: when full it forgets expired ones, then the least
+    recently active, so a large user base never locks users out.
     """
 
     MAX_SUBJECTS = 10_000
@@ -88,22 +91,30 @@ class SubjectOrder:
         order = claims.as_i64(payload.get(self.claim))
         if order is None:
             raise errors.bad_jti() if self.claim == "jti" else errors.iat_required()
-        subject = f"{payload.get('iss')!r} {payload.get('sub')!r}"
+        subject = self.subject(payload)
         newest = self.newest.get(subject)
         if newest is not None and order < newest[0]:
             raise errors.older_token(self.claim, order, newest[0])
-        if newest is None:
-            now = time.time()
-            self.newest = {k: v for k, v in self.newest.items() if v[1] is None or v[1] + claims.LEEWAY >= now}
-            if len(self.newest) >= self.MAX_SUBJECTS:
-                raise errors.too_large("subjects remembered by this connection", len(self.newest), self.MAX_SUBJECTS, "subjects")
         return subject, order, claims.as_i64(payload.get("exp"))
+
+    @staticmethod
+    def subject(payload: dict) -> str:
+        return f"{payload.get('iss')!r} {payload.get('sub')!r}"
 
     def accept(self, mark) -> None:
         subject, order, exp = mark
-        newest = self.newest.get(subject)
-        if newest is None or order >= newest[0]:
-            self.newest[subject] = [order, exp]
+        newest = self.newest.pop(subject, None)  # re-inserted last: dict order is recency
+        if newest is not None and order < newest[0]:
+            order, exp = newest
+        elif newest is None and len(self.newest) >= self.MAX_SUBJECTS:
+            self._make_room()
+        self.newest[subject] = [order, exp]
+
+    def _make_room(self) -> None:
+        now = time.time()
+        self.newest = {k: v for k, v in self.newest.items() if v[1] is None or v[1] + claims.LEEWAY >= now}
+        while len(self.newest) >= self.MAX_SUBJECTS:
+            del self.newest[next(iter(self.newest))]
 
     def state(self) -> object:
         return dict(self.newest)

@@ -22,8 +22,8 @@ from .errors import JWTError
 from .session import Session
 
 STATE_KEY = "pg_session_jwt.session"  # in GD; version-independent on purpose
-# Settings trusted only as they were at connection start.
-STARTUP_SETTINGS = ("jwk", "audit_log", "audience", "issuer", "replay")
+# The settings trusted only as they were at connection start, by name.
+CURRENT_SETTINGS = "SELECT * FROM auth._settings()"
 
 _session: Session | None = None
 _GD: dict[str, object] = {}
@@ -76,8 +76,7 @@ def startup_settings() -> dict[str, str | None]:
     someone names it), so only the existing ones are reset: usually just
     the key.
     """
-    names = ", ".join(f"pg_catalog.current_setting('pg_session_jwt.{n}', true) AS {n}" for n in STARTUP_SETTINGS)
-    found = dict(plpy.execute("SELECT " + names)[0])
+    found = dict(plpy.execute(CURRENT_SETTINGS)[0])
     existing = [n for n, v in found.items() if v is not None]
     if not existing:
         return found
@@ -89,7 +88,7 @@ def startup_settings() -> dict[str, str | None]:
         with plpy.subtransaction():
             for name in existing:
                 plpy.execute(f"RESET pg_session_jwt.{name}")
-            found.update(plpy.execute("SELECT " + names)[0])
+            found.update(plpy.execute(CURRENT_SETTINGS)[0])
             raise Undo
     except Undo:
         pass

@@ -71,10 +71,12 @@ def test_reencoded_ecdsa_signature_is_the_same_token(refused):
         session.validate(es256_token(signed, r, P256_ORDER - s))
 
 
-def test_expired_tokens_are_forgotten():
-    rule = replay.AcceptOnce({"old": int(time.time()) - 3600, "live": int(time.time()) + 3600})
-    rule.check({"exp": int(time.time()) + 60}, "a.b")
-    assert set(rule.seen) == {"live"}
+def test_a_full_memory_forgets_expired_tokens():
+    future, past = int(time.time()) + 3600, int(time.time()) - 3600
+    rule = replay.AcceptOnce({f"t{i}": past if i % 2 else future for i in range(replay.AcceptOnce.MAX_REMEMBERED)})
+    rule.check({"exp": future}, "a.b")
+    assert len(rule.seen) == replay.AcceptOnce.MAX_REMEMBERED // 2
+    assert set(rule.seen.values()) == {future}
 
 
 def test_memory_is_bounded():
@@ -119,13 +121,29 @@ def test_a_subjects_older_local_token_is_refused_even_from_the_cache(session, mi
         session.validate_local(older)
 
 
-def test_subject_memory_is_bounded_and_forgets_expired_subjects():
+def login(rule: replay.SubjectOrder, sub: str, jti: int = 1) -> None:
+    rule.accept(rule.check({"jti": jti, "sub": sub, "exp": int(time.time()) + 3600}))
+
+
+def key(sub: str) -> str:
+    return replay.SubjectOrder.subject({"sub": sub})
+
+
+def test_a_full_subject_memory_forgets_expired_subjects_first():
     future, past = int(time.time()) + 3600, int(time.time()) - 3600
-    full = {f"s{i}": [1, future] for i in range(replay.SubjectOrder.MAX_SUBJECTS)}
-    with pytest.raises(errors.JWTError) as info:
-        replay.SubjectOrder("jti", full).check({"jti": 1, "sub": "new"})
-    assert info.value.sqlstate == errors.PROGRAM_LIMIT_EXCEEDED
-    stale = {f"s{i}": [1, past] for i in range(replay.SubjectOrder.MAX_SUBJECTS)}
-    rule = replay.SubjectOrder("jti", stale)
-    rule.check({"jti": 1, "sub": "new"})
-    assert rule.newest == {}
+    remembered = {key(f"s{i}"): [1, past if i % 2 else future] for i in range(replay.SubjectOrder.MAX_SUBJECTS)}
+    rule = replay.SubjectOrder("jti", remembered)
+    login(rule, "new")
+    assert len(rule.newest) == replay.SubjectOrder.MAX_SUBJECTS // 2 + 1
+    assert {v[1] for v in rule.newest.values()} == {future}
+
+
+def test_a_full_subject_memory_forgets_the_least_recently_active(refused):
+    future = int(time.time()) + 3600
+    rule = replay.SubjectOrder("jti", {key(f"s{i}"): [5, future] for i in range(replay.SubjectOrder.MAX_SUBJECTS)})
+    login(rule, "s0", jti=6)  # s0 is active again: s1 is now the least recent
+    login(rule, "new")
+    assert len(rule.newest) == replay.SubjectOrder.MAX_SUBJECTS
+    assert key("s1") not in rule.newest and key("s0") in rule.newest
+    with refused(errors.older_token("jti", 5, 6)):
+        rule.check({"jti": 5, "sub": "s0"})
