@@ -51,10 +51,10 @@ def prepare(env: BenchEnv) -> None:
         conn.execute("CREATE TABLE bench_todos (id int PRIMARY KEY, owner text NOT NULL, task text NOT NULL)")
         conn.execute("INSERT INTO bench_todos SELECT i, 'user' || (i %% 10), 'task number ' || i "
                      "FROM generate_series(1, %s) i", [TABLE_ROWS])
+        conn.execute("CREATE TABLE bench_todos_plain AS SELECT * FROM bench_todos")  # before RLS applies
         conn.execute("ALTER TABLE bench_todos ENABLE ROW LEVEL SECURITY")
         conn.execute("ALTER TABLE bench_todos FORCE ROW LEVEL SECURITY")
         conn.execute("CREATE POLICY own ON bench_todos USING (owner = auth.user_id())")
-        conn.execute("CREATE TABLE bench_todos_plain AS SELECT * FROM bench_todos")
         conn.execute("VACUUM (FREEZE, ANALYZE) bench_todos")
         conn.execute("VACUUM (FREEZE, ANALYZE) bench_todos_plain")
 
