@@ -42,7 +42,7 @@ def _pack(value) -> str:
     return binascii.b2a_base64(zlib.compress(marshal.dumps(value), 9), newline=False).decode("ascii")
 
 
-def module_sources(version: str) -> str:
+def module_sources() -> str:
     """The server modules' sources, for a server whose Python cannot load our bytecode."""
     return _pack({name: (PACKAGE / f"{name}.py").read_text() for name in SERVER_MODULES})
 
@@ -114,7 +114,7 @@ return f({args})'''
 
 def render(template: str, version: str) -> str:
     plpython = (ROOT / "sql" / "plpython.sql.in").read_text()
-    plpython = plpython.replace("@LOADER@", loader_body(version)).replace("@SOURCES@", module_sources(version))
+    plpython = plpython.replace("@LOADER@", loader_body(version)).replace("@SOURCES@", module_sources())
     plpython = re.sub(r"@ENTRY ([^@]+)@", lambda m: entry_body(m.group(1), version), plpython)
     if any("$py$" in (PACKAGE / f"{n}.py").read_text() for n in SERVER_MODULES):
         raise SystemExit("a server module contains the $py$ quote delimiter")

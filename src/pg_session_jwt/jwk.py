@@ -12,7 +12,6 @@ Ed25519-only connections never load it.
 
 from __future__ import annotations
 
-
 from . import b64url, errors, jwa, strictjson
 
 MAX_JWK_CHARS = 256 * 1024

@@ -7,7 +7,6 @@ unauthenticated beyond the header is ever interpreted.
 
 from __future__ import annotations
 
-
 from . import b64url, errors, strictjson
 
 MAX_TOKEN_CHARS = 64 * 1024  # real tokens are a few KiB; this bounds the work per attempt

@@ -84,6 +84,8 @@ class SubjectOrder:
     MAX_SUBJECTS = 10_000
 
     def __init__(self, mode: str, state: object = None):
+        if mode not in MODES:
+            raise errors.bad_replay_mode(mode)
         self.claim = "jti" if mode == "jti" else "iat"
         self.newest: dict[str, list] = dict(state or {})  # subject -> [order, exp or None]
 

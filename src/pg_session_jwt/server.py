@@ -7,12 +7,12 @@ wrappers pass in with ``current_setting()``, so the hot path does no SPI.
 PL/Python prefixes the message of any error that leaves Python with the
 exception's type name, and the error messages are part of the contract.  So
 a refusal does not raise: :func:`_refuse` stores it in the transaction-local
-setting ``pg_session_jwt.error`` and returns NULL, and the SQL wrapper's
-``coalesce(…, auth._raise_pending())`` raises it from PL/pgSQL, verbatim.
+setting ``pg_session_jwt.error`` and returns NULL; the wrapper that sees the
+NULL (``coalesce(…, auth._raise_pending())`` in the reading functions, an
+``IS NULL`` test in the PL/pgSQL ones) raises it from PL/pgSQL, verbatim.
 """
 
 from __future__ import annotations
-
 
 import plpy
 

@@ -1,13 +1,12 @@
 """One connection's authentication state, independent of PostgreSQL.
 
 The server keeps one :class:`Session` per backend, in PL/Python memory that
-SQL cannot reach: the key fixed at first use, the highest ``jti`` accepted,
-and the last validated token with its claims.  Everything here is pure
+SQL cannot reach: the keys fixed at first use, the replay state (session
+level and transaction-local), and the validated tokens with their claims.  Everything here is pure
 Python so it can be unit-tested without a server.
 """
 
 from __future__ import annotations
-
 
 from . import claims as claims_mod
 from . import errors, jwk, jws, strictjson
@@ -126,7 +125,6 @@ class Session:
 
     def local_rule(self) -> replay_mod.SubjectOrder:
         if self._local_rule is None:
-            replay_mod.rule(self.replay_mode)  # refuses an unknown mode
             self._local_rule = replay_mod.SubjectOrder(self.replay_mode)
         return self._local_rule
 
