@@ -209,6 +209,7 @@ class KeySet:
 
     def __init__(self, keys: list[Key]):
         self.keys = keys
+        self.header_cache: dict[str, tuple] = {}  # jws.header_rule's, by header text
 
     def candidates(self, header: dict[str, object]) -> list[Key]:
         """Keys that may verify a token with this header, or a refusal.

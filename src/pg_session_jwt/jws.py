@@ -38,18 +38,38 @@ def parse_part(part: str) -> dict:
         raise errors.unparsable(str(e)) from None
 
 
-def verify(token: str, keys) -> bytes:
-    """Verify a compact JWS with a :class:`~pg_session_jwt.jwk.KeySet`; return the payload bytes.
+HEADER_CACHE = 64  # distinct headers remembered per key set; one issuer uses one or two
+
+
+def header_rule(header_part: str, keys) -> tuple[object, list]:
+    """The header's ``alg`` and the keys that may verify it, or a refusal.
 
     ``crit`` names extensions we would have to understand (RFC 7515 4.1.11);
     we understand none, so such a token is refused.  Key choice and ``alg``
-    are the key set's rule; a token is accepted when one candidate verifies.
+    are the key set's rule.  Tokens from one issuer share their header text,
+    so the answer is remembered on the key set by that text (refusals are
+    not: they are rare and cheap to repeat).
+    """
+    cache = keys.header_cache
+    rule = cache.get(header_part)
+    if rule is None:
+        header = parse_part(header_part)
+        if "crit" in header:
+            raise errors.unsupported_crit(header["crit"])
+        rule = (header.get("alg"), keys.candidates(header))
+        if len(cache) >= HEADER_CACHE:
+            cache.clear()
+        cache[header_part] = rule
+    return rule
+
+
+def verify(token: str, keys) -> bytes:
+    """Verify a compact JWS with a :class:`~pg_session_jwt.jwk.KeySet`; return the payload bytes.
+
+    A token is accepted when one of the header's candidate keys verifies it.
     """
     header_part, payload_part, signature_part = split(token)
-    header = parse_part(header_part)
-    if "crit" in header:
-        raise errors.unsupported_crit(header["crit"])
-    candidates = keys.candidates(header)
+    alg, candidates = header_rule(header_part, keys)
     try:
         signature = b64url.decode(signature_part)
     except ValueError:
@@ -60,7 +80,6 @@ def verify(token: str, keys) -> bytes:
     # Not ASCII means not base64url: such a part cannot carry a valid
     # signature, and is refused as such before anything else reads it.
     signing_input = token[: len(header_part) + 1 + len(payload_part)].encode("utf-8", "surrogatepass")
-    alg = header.get("alg")
     if not any(k.verify(alg, signing_input, signature) for k in candidates):
         raise errors.bad_signature()
     return decode_part(payload_part)

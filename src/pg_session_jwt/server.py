@@ -54,6 +54,8 @@ def _load() -> Session:
         # upgrade neither forgets the last jti nor picks up a new key.
         _session = Session.restore(previous.snapshot())
     else:
+        # Through SQL, because a VOLATILE function may RESET: the readers
+        # that may get here first are STABLE, and their SPI is read-only.
         found = plpy.execute("SELECT * FROM auth._startup_settings()")[0]
         forced = settings.pg_bool(found["audit_log"])
         if not forced and found["audit_log"] is not None:
@@ -131,12 +133,13 @@ def _current(jwt: str | None, claims: str | None, audit: str | None) -> Claims |
 # --- entry points: one per SQL function -------------------------------------
 
 
-def init() -> bool | None:
+def init() -> str | None:
+    """Fix the settings and parse the keys; any text means done (see ``auth.init()``)."""
     try:
         s = _session or _load()
         s.keys()
         s.replay_rule()
-        return True
+        return "ok"
     except JWTError as e:
         return _refuse(e)
 

@@ -31,11 +31,13 @@ def _finite_float(text: str) -> float:
 
 
 def _unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    obj: dict[str, object] = {}
-    for name, value in pairs:
-        if name in obj:
-            raise ValueError(f"duplicate member name {name[:40]!r}")
-        obj[name] = value
+    obj = dict(pairs)
+    if len(obj) != len(pairs):  # a name came twice: find it for the message
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise ValueError(f"duplicate member name {name[:40]!r}")
+            seen.add(name)
     return obj
 
 
