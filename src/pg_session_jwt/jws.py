@@ -74,12 +74,13 @@ def verify(token: str, keys) -> bytes:
         signature = b64url.decode(signature_part)
     except ValueError:
         raise errors.bad_signature_encoding() from None
-    candidates = [k for k in candidates if k.signature_length == len(signature)]
-    if not candidates:
-        raise errors.bad_signature_encoding()
     # Not ASCII means not base64url: such a part cannot carry a valid
     # signature, and is refused as such before anything else reads it.
     signing_input = token[: len(header_part) + 1 + len(payload_part)].encode("utf-8", "surrogatepass")
-    if not any(k.verify(alg, signing_input, signature) for k in candidates):
-        raise errors.bad_signature()
-    return decode_part(payload_part)
+    fitting = False
+    for key in candidates:
+        if key.signature_length == len(signature):
+            if key.verify(alg, signing_input, signature):
+                return decode_part(payload_part)
+            fitting = True
+    raise errors.bad_signature() if fitting else errors.bad_signature_encoding()

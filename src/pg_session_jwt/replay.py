@@ -26,7 +26,7 @@ class JtiOrder:
     def __init__(self, state: object = 0):
         self.last = state
 
-    def check(self, payload: dict, signed: str) -> int:
+    def check(self, payload: dict, token: str) -> int:
         return claims.check_jti(payload, self.last)
 
     def accept(self, mark: int) -> None:
@@ -43,12 +43,13 @@ class AcceptOnce:
     def __init__(self, state: object = None):
         self.seen: dict[str, int] = dict(state or {})  # sha256 hex of the signed part -> exp
 
-    def check(self, payload: dict, signed: str):
+    def check(self, payload: dict, token: str):
         import hashlib  # only this rule needs it (it loads OpenSSL)
 
         exp = claims.as_i64(payload.get("exp"))
         if exp is None:
             raise errors.exp_required()
+        signed = token[: token.rindex(".")]  # the signature's encoding may vary; what it signs may not
         digest = hashlib.sha256(signed.encode("utf-8", "surrogatepass")).hexdigest()
         if digest in self.seen:
             raise errors.token_reused()

@@ -65,7 +65,7 @@ class Session:
             return self.claims  # type: ignore[return-value]
         payload = self._verified_payload(token)
         replay = self.replay_rule()
-        mark = replay.check(payload, token[: token.rindex(".")])
+        mark = replay.check(payload, token)
         result = self._checked_claims(payload)
         replay.accept(mark)
         self.token, self.claims = token, result

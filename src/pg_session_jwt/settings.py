@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 
-
 def pg_bool(value: str | None) -> bool:
     """True when PostgreSQL's boolean parser would read ``on``.
 
