@@ -15,6 +15,7 @@ LEEWAY = 60  # seconds of clock skew allowed on nbf and exp
 I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 
 _HEX = frozenset("0123456789abcdefABCDEF")
+_UNSET = object()
 
 
 def as_i64(value: object) -> int | None:
@@ -102,7 +103,7 @@ class Claims:
     just yields NULL.
     """
 
-    __slots__ = ("payload", "sub", "bad_sub", "uid", "organization_id", "exp", "_org", "_json", "_org_json")
+    __slots__ = ("payload", "sub", "bad_sub", "_uid", "organization_id", "exp", "_org", "_json", "_org_json")
 
     def __init__(self, payload: object, verified: bool):
         self.payload = payload
@@ -111,7 +112,7 @@ class Claims:
         sub = obj.get("sub")
         self.sub = sub if isinstance(sub, str) else None
         self.bad_sub = verified and "sub" in obj and self.sub is None
-        self.uid = as_uuid(self.sub)
+        self._uid: object = _UNSET  # the uuid reading of sub, made on first auth.uid()
         org = obj.get("o")
         self._org = org if isinstance(org, dict) else None
         self.organization_id = None if self._org is None else as_uuid(self._org.get("id"))
@@ -145,7 +146,9 @@ class Claims:
     def user_uuid(self) -> str | None:
         if self.bad_sub:
             raise errors.bad_subject()
-        return self.uid
+        if self._uid is _UNSET:
+            self._uid = as_uuid(self.sub)
+        return self._uid  # type: ignore[return-value]
 
     def audit_fields(self) -> str:
         """``sub=… aud=…`` as JSON values, so a hostile claim cannot forge log lines."""

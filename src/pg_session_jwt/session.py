@@ -114,8 +114,10 @@ class Session:
 
     def _checked_claims(self, payload: dict) -> Claims:
         claims_mod.check_time(payload)
-        claims_mod.check_audience(payload, self.audience)
-        claims_mod.check_issuer(payload, self.issuer)
+        if self.audience:
+            claims_mod.check_audience(payload, self.audience)
+        if self.issuer:
+            claims_mod.check_issuer(payload, self.issuer)
         return Claims(payload, verified=True)
 
     def replay_rule(self):
