@@ -120,7 +120,7 @@ if {module_key(version)!r} not in GD:
         sys.modules[module.__name__] = module
         exec(code[name], module.__dict__)
         setattr(package, name, module)
-    package.server.attach(GD)
+    package.server.start(GD)
     GD[{module_key(version)!r}] = package.server'''
 
 

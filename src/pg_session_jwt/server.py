@@ -30,10 +30,17 @@ _GD: dict[str, object] = {}
 _plans: dict[str, object] = {}
 
 
-def attach(gd: dict[str, object]) -> None:
-    """Bind to PL/Python's GD, where the session outlives a module upgrade."""
+def start(gd: dict[str, object]) -> None:
+    """Called by ``auth._load()`` once the modules run: bind to PL/Python's GD
+    (where the session outlives a module upgrade) and fix the session.
+
+    Here rather than on an entry point's first call because ``auth._load()``
+    is VOLATILE, so its queries may RESET; the reading functions are STABLE
+    and their queries read-only.
+    """
     global _GD
     _GD = gd
+    _load()
 
 
 def _plan(sql: str, types=()):
@@ -44,7 +51,8 @@ def _plan(sql: str, types=()):
 
 
 def _load() -> Session:
-    """The session, created on first use from the connection-start settings."""
+    """The session: an older version's taken over, or a new one made from
+    the connection-start settings."""
     global _session
     previous = _GD.get(STATE_KEY)
     if isinstance(previous, Session):
@@ -54,9 +62,7 @@ def _load() -> Session:
         # upgrade neither forgets the last jti nor picks up a new key.
         _session = Session.restore(previous.snapshot())
     else:
-        # Through SQL, because a VOLATILE function may RESET: the readers
-        # that may get here first are STABLE, and their SPI is read-only.
-        found = plpy.execute("SELECT * FROM auth._startup_settings()")[0]
+        found = startup_settings()
         forced = settings.pg_bool(found["audit_log"])
         if not forced and found["audit_log"] is not None:
             # Some configuration named the setting, and a client may have
@@ -120,7 +126,7 @@ def _audit_refusal(s: Session, audit: str | None, e: JWTError) -> None:
 
 
 def _current(jwt: str | None, claims: str | None, audit: str | None) -> Claims | None:
-    s = _session or _load()
+    s = _session
     try:
         found = s.current(jwt, claims)
     except JWTError as e:
@@ -136,7 +142,7 @@ def _current(jwt: str | None, claims: str | None, audit: str | None) -> Claims |
 def init() -> str | None:
     """Fix the settings and parse the keys; any text means done (see ``auth.init()``)."""
     try:
-        s = _session or _load()
+        s = _session
         s.keys()
         s.replay_rule()
         return "ok"
@@ -145,7 +151,7 @@ def init() -> str | None:
 
 
 def jwt_session_init(jwt: str, audit: str | None, local: bool) -> bool | None:
-    s = _session or _load()
+    s = _session
     try:
         found = s.validate_local(jwt) if local else s.validate(jwt)
     except JWTError as e:
