@@ -22,8 +22,6 @@ from .errors import JWTError
 from .session import Session
 
 STATE_KEY = "pg_session_jwt.session"  # in GD; version-independent on purpose
-# The settings trusted only as they were at connection start, by name.
-CURRENT_SETTINGS = "SELECT * FROM auth._settings()"
 
 _session: Session | None = None
 _GD: dict[str, object] = {}
@@ -77,26 +75,19 @@ def _load() -> Session:
 def startup_settings() -> dict[str, str | None]:
     """The settings' connection-start values, whatever SET did since.
 
-    ``RESET`` restores the value from the configuration or the startup
-    packet; doing it inside a subtransaction that is then rolled back leaves
-    the session's current values exactly as they were.  A setting that no
-    source ever named has no value to restore (it does not exist until
-    someone names it), so only the existing ones are reset: usually just
-    the key.
+    ``auth._startup_settings()`` restores each setting's start value
+    (``SET LOCAL … TO DEFAULT``) and reads it; doing that inside a
+    subtransaction that is then rolled back leaves the session's current
+    values exactly as they were.
     """
-    found = dict(plpy.execute(CURRENT_SETTINGS)[0])
-    existing = [n for n, v in found.items() if v is not None]
-    if not existing:
-        return found
 
     class Undo(Exception):
         pass
 
+    found: dict[str, str | None] = {}
     try:
         with plpy.subtransaction():
-            for name in existing:
-                plpy.execute(f"RESET pg_session_jwt.{name}")
-            found.update(plpy.execute(CURRENT_SETTINGS)[0])
+            found = dict(plpy.execute("SELECT * FROM auth._startup_settings()")[0])
             raise Undo
     except Undo:
         pass

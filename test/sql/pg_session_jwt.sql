@@ -13,7 +13,7 @@ CREATE EXTENSION pg_session_jwt;
 
 SELECT p.oid::regprocedure AS function, p.provolatile AS vol, p.prorettype::regtype AS returns
   FROM pg_proc p WHERE p.pronamespace = 'auth'::regnamespace AND p.proname !~ '^_'
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text COLLATE "C";
 
 -- No key: PostgREST fallback.
 SELECT auth.session(), auth.user_id() IS NULL AS no_user;
