@@ -15,8 +15,9 @@ first token is checked.  The encoder is imported only when JSON is written.
 
 from __future__ import annotations
 
-import math
 from _json import make_scanner
+
+_INFINITIES = (float("inf"), float("-inf"))  # math.isinf, without importing math
 
 
 def _no_constants(name: str) -> object:
@@ -25,7 +26,7 @@ def _no_constants(name: str) -> object:
 
 def _finite_float(text: str) -> float:
     value = float(text)
-    if math.isinf(value):
+    if value in _INFINITIES:
         raise ValueError(f"number out of range: {text[:20]}")
     return value
 
