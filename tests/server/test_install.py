@@ -60,3 +60,21 @@ def test_the_creator_cannot_tamper_with_the_internals(connect):
         conn.execute("DROP FUNCTION auth._raise_pending()")
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("CREATE FUNCTION auth.user_id2() RETURNS text LANGUAGE sql RETURN 'x'")
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE auth._module_code SET code = ''::bytea",
+    "INSERT INTO auth._module_code VALUES (''::bytea)",
+    "DELETE FROM auth._module_code",
+    "TRUNCATE auth._module_code",
+    "ALTER TABLE auth._module_code RENAME TO x",
+    "DROP TABLE auth._module_code",
+])
+def test_the_creator_cannot_touch_the_server_code(connect, statement):
+    """auth._load() runs what auth._module_code holds, in an untrusted
+    language: only the superuser that ran the install script may write it."""
+    conn = connect()
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(statement)
+    assert scalar(conn, "SELECT length(code) > 10000 FROM auth._module_code") is True
+    assert scalar(conn, "SELECT count(*) FROM auth._module_code") == 1
