@@ -219,5 +219,6 @@ def run(env: BenchEnv, sizes: Sizes) -> Section:
 def _method(sizes: Sizes) -> str:
     return (f"{sizes.session_calls:,} calls per variant on one connection, one new token per call "
             "(jti increasing), pre-minted. Server-side: a PL/pgSQL loop per variant records "
-            "`clock_timestamp()` around each call; variants interleaved in "
+            "`clock_timestamp()` around each call, made as a statement (`PERFORM`, `SELECT … INTO`) "
+            "like a client's query; variants interleaved in "
             f"{sizes.session_chunks} chunks. Medians; the peer is the faster of the two bare verifies.")
