@@ -101,7 +101,7 @@ CODE_MAGIC = {MAGIC_NUMBER!r}
 
 if {module_key(version)!r} not in GD:
     if MAGIC_NUMBER == CODE_MAGIC:
-        code = marshal.loads(plpy.execute("SELECT code FROM auth._module_code")[0]["code"])
+        code = marshal.loads(plpy.execute("SELECT auth._module_bytecode() AS code")[0]["code"])
     else:
         import binascii
         import zlib
