@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pg_session_jwt.cluster import default_bindir
+
 RUN = Path(__file__).resolve().parents[2] / "bench" / "run.py"
 SECTIONS = ["## 1. RLS filter", "## 2. Session start", "## 3. Cold connection", "## 4. Memory", "## 5. Scaling"]
 
@@ -24,3 +26,18 @@ def test_bench_quick(tmp_path):
     png = tmp_path / "results.png"
     assert png.stat().st_size > 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+COMPARE = RUN.parent / "compare.py"
+
+
+def test_compare_against_this_revision():
+    """bench/compare.py builds a revision's script beside this one and removes it after."""
+    done = subprocess.run([sys.executable, str(COMPARE), "--against", "HEAD", "--rounds", "2", "--chunks", "1"],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for row in ("| this |", "| ref |", "| PL/Python floor |"):
+        assert row in done.stdout, row
+    pg_config = Path(default_bindir()) / "pg_config"
+    sharedir = subprocess.run([str(pg_config), "--sharedir"], capture_output=True, text=True, check=True).stdout
+    assert list(Path(sharedir.strip(), "extension").glob("pg_session_jwt--*-ref.sql")) == []
