@@ -2,9 +2,9 @@
 """Generate the extension's SQL scripts from the templates and the package.
 
 The server-side modules of src/pg_session_jwt/ are embedded, compiled, in
-the table auth._module_code; auth._load() registers them as a private package when a
-connection first needs them; every other PL/Python body is a few lines that
-call into that package.  So the package stays the single source of the
+the table auth._module_code; auth._load() registers them as a private
+package when a connection first needs them; every other PL/Python body is a
+few lines that call into that package.  So the package stays the single source of the
 logic, and an install script pins exactly the code of its version.
 
     build_sql.py --out sql/pg_session_jwt--0.5.0.sql
@@ -80,12 +80,12 @@ def loader_body(version: str) -> str:
     The modules come as bytecode compiled by the Python running this script
     (PGXS runs the one the server was built with): unmarshalling is far
     cheaper than compiling, which every new connection would feel.  They are
-    read from the table auth._module_code rather than written into this
-    body, because PL/Python compiles a body in every connection that calls
-    it (a 50 kB literal: a millisecond), and rather than from a function,
-    whose body the planner would parse in every connection too.  A server
-    whose Python has another bytecode magic number compiles the sources that
-    auth._module_sources() returns instead.
+    a row of the table auth._module_code, read through the PARALLEL UNSAFE
+    auth._module_bytecode(): PL/Python compiles a function body in every
+    connection that calls it (a 50 kB literal: a millisecond), and the
+    planner would parse a SQL function body holding them in every
+    connection too.  A server whose Python has another bytecode magic number
+    compiles the sources that auth._module_sources() returns instead.
     """
     package = "_pg_session_jwt_" + re.sub(r"\W", "_", version)
     filename = module_filename(version)

@@ -30,12 +30,8 @@ _plans: dict[str, object] = {}
 
 def start(gd: dict[str, object]) -> None:
     """Called by ``auth._load()`` once the modules run: bind to PL/Python's GD
-    (where the session outlives a module upgrade) and fix the session.
-
-    Here rather than on an entry point's first call because ``auth._load()``
-    is VOLATILE, so its queries may RESET; the reading functions are STABLE
-    and their queries read-only.
-    """
+    (where the session outlives a module upgrade) and fix the session, so
+    that every entry point finds it made."""
     global _GD
     _GD = gd
     _load()
