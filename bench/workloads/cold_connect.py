@@ -60,6 +60,55 @@ def _simple(env: BenchEnv, sql: str) -> float:
     return elapsed
 
 
+# Where the difference goes: each a fresh connection that first runs
+# public.py_floor() (so PL/Python is up), then the timed statement(s).
+STEPS = {
+    "one more round trip (`SELECT 1`)": ["SELECT 1"],
+    "loading our code, fixing the settings (`auth._load()`)": ["SELECT auth._load()"],
+    "PyNaCl's libsodium through cffi (`from nacl._sodium import ffi, lib`)": ["SELECT bench.py_import_nacl()"],
+    "PL/pgSQL's first use (`DO $$BEGIN END$$`)": ["DO $$BEGIN END$$"],
+    "ours, step by step: `auth.init()` / `jwt_session_init()` / `user_id()`":
+        ["SELECT auth.init()", "SELECT auth.jwt_session_init(%s)", "SELECT auth.user_id()"],
+}
+PY_IMPORT_NACL = """
+CREATE OR REPLACE FUNCTION bench.py_import_nacl() RETURNS int LANGUAGE plpython3u AS $py$
+from nacl._sodium import ffi, lib
+lib.sodium_init()
+return 1
+$py$"""
+
+
+def _steps(env: BenchEnv, statements: List[str], token: str) -> List[float]:
+    """Milliseconds per statement, after PL/Python's start in a new connection."""
+    conn = env.connect()
+    try:
+        conn.execute("SELECT public.py_floor()").fetchone()
+        times = []
+        for sql in statements:
+            start = time.perf_counter()
+            conn.execute(sql, [token] if "%s" in sql else None)
+            times.append((time.perf_counter() - start) * 1e3)
+        return times
+    finally:
+        conn.close()
+
+
+def breakdown(env: BenchEnv, rounds: int, tokens: List[str]) -> Table:
+    with env.superuser() as su:
+        su.execute(PY_IMPORT_NACL)
+    samples: Dict[str, List[List[float]]] = {label: [] for label in STEPS}
+    labels = list(STEPS)
+    for i in range(rounds):
+        for label in labels[i % len(labels):] + labels[:i % len(labels)]:
+            samples[label].append(_steps(env, STEPS[label], tokens[i]))
+    rows = []
+    for label, runs in samples.items():
+        per_statement = [median([run[k] for run in runs]) for k in range(len(STEPS[label]))]
+        rows.append([label, len(runs), " / ".join(f"{ms:.2f}" for ms in per_statement)])
+    return Table(["after PL/Python's start, a new connection's first …", "connections", "median ms"], rows,
+                 align="lrr")
+
+
 VARIANTS = {
     "ours": "connect + `auth.init()` + `auth.jwt_session_init()` + `auth.user_id()`",
     "py_floor": "connect + `SELECT public.py_floor()` (PL/Python floor)",
@@ -110,6 +159,11 @@ def run(env: BenchEnv, sizes: Sizes) -> Section:
     section.notes.append(f"Beyond the PL/Python floor, our session start costs "
                          f"{med['ours'] - med['py_floor']:.2f} ms on a cold connection; PL/Python's own start "
                          f"costs {med['py_floor'] - med['select1']:.2f} ms over `select 1`.")
+
+    section.tables.append(breakdown(env, max(1, n // 2), env.tokens(max(1, n // 2))))
+    section.notes.append("The second table splits the difference: each row is a new connection whose "
+                         "PL/Python already ran `public.py_floor()`, timing the statements named. A round "
+                         "trip is in every statement's time.")
 
     imports = server_imports(env, tokens[-1])
     if imports is not None:
