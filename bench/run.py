@@ -5,7 +5,7 @@
 
 or directly, with the extension installed into the server PG_BIN names:
 
-    PG_BIN=/usr/lib/postgresql/15/bin .venv/bin/python bench/run.py [--quick] [--out DIR]
+    PG_BIN=/usr/lib/postgresql/15/bin .venv/bin/python bench/run.py [--quick] [--out DIR] [--set NAME=VALUE]
 
 One throwaway cluster (pg_session_jwt.cluster.Cluster) serves all workloads,
 one after the other; each measures the extension against its peer(s) in the
@@ -58,17 +58,21 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="tiny sizes: checks that everything runs (< 30 s)")
     ap.add_argument("--out", type=Path, default=HERE, help="where results.md and results.png go (default: bench/)")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="a setting for the throwaway server, repeatable (e.g. shared_preload_libraries=plpgsql)")
     args = ap.parse_args(argv)
     sizes = QUICK if args.quick else FULL
+    settings = dict(item.split("=", 1) for item in args.set)
+    mode = ("quick" if args.quick else "full") + "".join(f"; server: {k} = '{v}'" for k, v in settings.items())
     started = time.perf_counter()
     sections = []
 
-    with Cluster() as cluster:
+    with Cluster(settings={k: "'" + v.replace("'", "''") + "'" for k, v in settings.items()}) as cluster:
         env = BenchEnv(cluster)
         env.setup()
         server = env.server_info()
         print(f"PostgreSQL {server['postgresql']}; server Python {server['python']}, PyNaCl {server['pynacl']}; "
-              f"{'quick' if args.quick else 'full'} run", flush=True)
+              f"{mode} run", flush=True)
         for n, module in enumerate(WORKLOADS, 1):
             print(f"[{n}/{len(WORKLOADS)}] {module.TITLE} …", end=" ", flush=True)
             t0 = time.perf_counter()
@@ -83,7 +87,7 @@ def main(argv=None) -> int:
             print("failed" if section.error else f"{section.seconds:.1f} s", flush=True)
 
     seconds = time.perf_counter() - started
-    info = report.machine_info(server, command_line(), "quick" if args.quick else "full")
+    info = report.machine_info(server, command_line(), mode)
     text = report.write(args.out, sections, info, seconds)
     print()
     print(text)
