@@ -136,6 +136,25 @@ def step_median(values: Sequence[float], step: float = 1.0) -> float:
     return mid - step / 2 + (n / 2 - below) / inside * step
 
 
+def paired_ratio(ours: Sequence[float], peer: Sequence[float]) -> float:
+    """The median of ``ours[i] / peer[i]``, for samples taken back to back.
+
+    This machine's speed drifts by tens of percent for seconds at a time;
+    two samples taken moments apart saw the same speed, so their ratio
+    does not depend on which variant's samples fell into a slow stretch,
+    as the ratio of two medians does.
+    """
+    if len(ours) != len(peer):
+        raise ValueError(f"unpaired samples: {len(ours)} against {len(peer)}")
+    return median([o / p for o, p in zip(ours, peer)])
+
+
+def paired_note(what: str, paired: float, of_medians: float, digits: int = 2) -> str:
+    """The sentence that says how a target's ratio was taken, beside the ratio of the medians."""
+    return (f"The ratio against the target is the median of {what}: {paired:.{digits}f}x; the ratio of the "
+            f"medians is {of_medians:.{digits}f}x. They differ when the machine's speed changed during the run.")
+
+
 def quantile(values: Sequence[float], q: float) -> float:
     """The q-quantile (0..1), linear between order statistics."""
     data = sorted(values)

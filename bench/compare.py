@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from io import BytesIO
 from pathlib import Path
 from typing import Dict, List
@@ -35,8 +34,8 @@ sys.path.insert(0, str(HERE))
 
 import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
-from common import DB, ROLE, BenchEnv, median, step_median  # noqa: E402
-from workloads import session_start  # noqa: E402
+from common import DB, ROLE, BenchEnv, median, paired_ratio, step_median  # noqa: E402
+from workloads import cold_connect, session_start  # noqa: E402
 
 from pg_session_jwt.client import startup_options  # noqa: E402
 from pg_session_jwt.cluster import Cluster, default_bindir  # noqa: E402
@@ -73,21 +72,9 @@ def create_reference_db(cluster: Cluster, version: str) -> None:
 
 def cold(env: BenchEnv, dsns: Dict[str, str], rounds: int) -> Dict[str, List[float]]:
     """Milliseconds per new connection, per variant, round by round."""
-    def ours(dsn: str, token: str) -> float:
-        start = time.perf_counter()
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("SELECT auth.init()")
-            conn.execute("SELECT auth.jwt_session_init(%s)", [token])
-            assert conn.execute("SELECT auth.user_id()").fetchone()[0] == "user5"
-            return (time.perf_counter() - start) * 1e3
-
-    def floor() -> float:
-        start = time.perf_counter()
-        with psycopg.connect(dsns["this"], autocommit=True) as conn:
-            conn.execute("SELECT public.py_floor()").fetchone()
-            return (time.perf_counter() - start) * 1e3
-
-    runs = {"this": lambda t: ours(dsns["this"], t), "ref": lambda t: ours(dsns["ref"], t), "floor": lambda t: floor()}
+    runs = {"this": lambda t: cold_connect.session_start_seconds(dsns["this"], t) * 1e3,
+            "ref": lambda t: cold_connect.session_start_seconds(dsns["ref"], t) * 1e3,
+            "floor": lambda t: cold_connect.statement_seconds(dsns["this"], "SELECT public.py_floor()") * 1e3}
     samples: Dict[str, List[float]] = {name: [] for name in runs}
     names = list(runs)
     for i in range(rounds + 2):
@@ -147,13 +134,12 @@ def main(argv=None) -> int:
     print(f"this build against {args.against} ({version}), same cluster, interleaved\n")
     print("| cold connection | median ms | vs PL/Python floor (paired) |\n|---|---:|---:|")
     for build in ("this", "ref"):
-        paired = median([o / f for o, f in zip(c[build], c["floor"])])
-        print(f"| {build} | {median(c[build]):.2f} | {paired:.2f}x |")
+        print(f"| {build} | {median(c[build]):.2f} | {paired_ratio(c[build], c['floor']):.2f}x |")
     print(f"| PL/Python floor | {median(c['floor']):.2f} | |\n")
     print("| session start | median µs | vs bare verify, same database (paired) |\n|---|---:|---:|")
     for build in ("this", "ref"):
         ours, ffi = s[f"{build} ours"], s[f"{build} ffi"]
-        paired = median([step_median(o) / step_median(f) for o, f in zip(ours, ffi)])
+        paired = paired_ratio([step_median(chunk) for chunk in ours], [step_median(chunk) for chunk in ffi])
         flat = [x for chunk in ours for x in chunk]
         print(f"| {build} | {step_median(flat):.1f} | {paired:.2f}x |")
     return 0

@@ -29,15 +29,18 @@ import subprocess
 import time
 from typing import Dict, List, Optional, Tuple
 
-from common import BenchEnv, Section, Sizes, Table, TargetRow, median, quantile
+import psycopg
+
+from common import BenchEnv, Section, Sizes, Table, TargetRow, median, paired_note, paired_ratio, quantile
 
 TITLE = "Cold connection"
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
-def _ours(env: BenchEnv, token: str) -> float:
+def session_start_seconds(dsn: str, token: str) -> float:
+    """A new connection's init, jwt_session_init and user_id, from before connect() to the last result."""
     start = time.perf_counter()
-    conn = env.connect()
+    conn = psycopg.connect(dsn, autocommit=True)
     try:
         conn.execute("SELECT auth.init()").fetchone()
         conn.execute("SELECT auth.jwt_session_init(%s)", [token]).fetchone()
@@ -49,9 +52,10 @@ def _ours(env: BenchEnv, token: str) -> float:
     return elapsed
 
 
-def _simple(env: BenchEnv, sql: str) -> float:
+def statement_seconds(dsn: str, sql: str) -> float:
+    """A new connection and one statement that returns 1."""
     start = time.perf_counter()
-    conn = env.connect()
+    conn = psycopg.connect(dsn, autocommit=True)
     try:
         assert conn.execute(sql).fetchone()[0] == 1
         elapsed = time.perf_counter() - start
@@ -124,8 +128,8 @@ def run(env: BenchEnv, sizes: Sizes) -> Section:
 
     def measure(name: str, i: int) -> float:
         if name == "ours":
-            return _ours(env, tokens[i])
-        return _simple(env, "SELECT public.py_floor()" if name == "py_floor" else "SELECT 1")
+            return session_start_seconds(env.dsn(), tokens[i])
+        return statement_seconds(env.dsn(), "SELECT public.py_floor()" if name == "py_floor" else "SELECT 1")
 
     for i in range(2):  # warm-up: page cache, the catalog caches of a new database
         for name in names:
@@ -135,9 +139,7 @@ def run(env: BenchEnv, sizes: Sizes) -> Section:
             samples[name].append(measure(name, i) * 1e3)
 
     med = {name: median(v) for name, v in samples.items()}
-    # Each round measured the variants back to back, so a round's two
-    # connections saw the same machine: the ratio is taken per round.
-    paired = median([o / f for o, f in zip(samples["ours"], samples["py_floor"])])
+    paired = paired_ratio(samples["ours"], samples["py_floor"])  # per round: measured back to back
     section = Section(3, TITLE, method=_method(sizes))
     section.targets.append(TargetRow(
         workload="Cold connection: connect + init + jwt_session_init + user_id",
@@ -152,10 +154,8 @@ def run(env: BenchEnv, sizes: Sizes) -> Section:
                      f"{med[name] / med['py_floor']:.2f}x", f"{med[name] / med['select1']:.2f}x"])
     section.tables.append(Table(["variant", "connections", "median ms", "p10 ms", "p90 ms", "vs PL/Python floor",
                                  "vs select 1"], rows, align="lrrrrrr"))
-    section.notes.append(f"The ratio is the median of the {n} per-round ratios (ours over the floor measured "
-                         f"in the same round): {paired:.2f}x; the ratio of the medians above is "
-                         f"{med['ours'] / med['py_floor']:.2f}x. They differ when the machine's speed "
-                         "changed during the run.")
+    section.notes.append(paired_note(f"the {n} per-round ratios (ours over the floor measured in the same round)",
+                                     paired, med["ours"] / med["py_floor"]))
     section.notes.append(f"Beyond the PL/Python floor, our session start costs "
                          f"{med['ours'] - med['py_floor']:.2f} ms on a cold connection; PL/Python's own start "
                          f"costs {med['py_floor'] - med['select1']:.2f} ms over `select 1`.")

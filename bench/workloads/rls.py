@@ -42,7 +42,7 @@ from typing import Any, Dict, List
 
 import psycopg
 
-from common import SUB, BenchEnv, Section, Sizes, Table, TargetRow, median, realistic_claims
+from common import SUB, BenchEnv, Section, Sizes, Table, TargetRow, median, paired_note, paired_ratio, realistic_claims
 
 TITLE = "RLS filter"
 
@@ -125,9 +125,7 @@ def run(env: BenchEnv, sizes: Sizes) -> Section:
                     once(label)
 
     med = {label: median(v) for label, v in times.items()}
-    # The floor and the initplan form ran back to back, run for run: their
-    # ratio is taken per pair, as the machine's speed drifts during a run.
-    paired = median([i / f for i, f in zip(times["initplan"], times["floor"])])
+    paired = paired_ratio(times["initplan"], times["floor"])  # run for run: they ran back to back
     per_row_ns = {label: (med[label] - med["floor"]) * 1e6 / n for label in PREDICATES}
     idiom_extra = per_row_ns["idiom"]
 
@@ -160,9 +158,9 @@ def run(env: BenchEnv, sizes: Sizes) -> Section:
         rows, align="lrrrrrr"))
     section.notes.append(f"{n:,} rows, {expected:,} of them match; claims for the idiom are "
                          f"{len(json.dumps(claims))} bytes of JSON.")
-    section.notes.append(f"The initplan form's ratio against the target is the median of its "
-                         f"{len(times['initplan'])} runs' ratios to the constant's run beside it: {paired:.3f}x; "
-                         f"the ratio of the medians in the table is {med['initplan'] / med['floor']:.3f}x.")
+    section.notes.append("Initplan form: " + paired_note(
+        f"its {len(times['initplan'])} runs' ratios to the constant's run beside it", paired,
+        med["initplan"] / med["floor"], digits=3))
     return section
 
 

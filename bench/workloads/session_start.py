@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from common import BenchEnv, Section, Sizes, Table, TargetRow, median, quantile, step_median
+from common import BenchEnv, Section, Sizes, Table, TargetRow, paired_note, paired_ratio, quantile, step_median
 
 TITLE = "Session start"
 
@@ -192,9 +192,11 @@ def run(env: BenchEnv, sizes: Sizes) -> Section:
     med = {name: step_median(v, 1.0) for name, v in samples.items()}
     fastest = min(("bindings", "ffi"), key=lambda k: med[k])
     # A chunk of ours and the same chunk of the peer ran a fraction of a
-    # second apart, on the same machine state: the ratio is taken per chunk.
-    paired = median([step_median(samples["ours"][a:b]) / step_median(samples[fastest][a:b])
-                     for a, b in zip(bounds, bounds[1:])])
+    # second apart: the ratio is taken chunk by chunk.
+    def chunk_medians(name: str) -> List[float]:
+        return [step_median(samples[name][a:b]) for a, b in zip(bounds, bounds[1:])]
+
+    paired = paired_ratio(chunk_medians("ours"), chunk_medians(fastest))
     section = Section(2, TITLE, method=_method(sizes))
     section.targets.append(TargetRow(
         workload="Session start: `auth.jwt_session_init()` per call",
@@ -214,10 +216,8 @@ def run(env: BenchEnv, sizes: Sizes) -> Section:
     section.tables.append(Table(
         ["variant", "calls", "median µs", "p10 µs", "p90 µs", "vs fastest bare verify", "ours / this"],
         rows, align="lrrrrrr"))
-    section.notes.append(f"The ratio against the target is the median of the {chunks} per-chunk ratios "
-                         f"(ours over {fastest}, chunk by chunk): {paired:.2f}x; the ratio of the medians in "
-                         f"the table is {med['ours'] / med[fastest]:.2f}x. They differ when the machine's "
-                         "speed changed during the run.")
+    section.notes.append(paired_note(f"the {chunks} per-chunk ratios (ours over {fastest}, chunk by chunk)",
+                                     paired, med["ours"] / med[fastest]))
     section.notes.append(f"Tokens are {len(tokens[0])} characters (EdDSA; the HS256 twins "
                          f"{len(hs_tokens[0])}). clock_timestamp() has 1 µs resolution; medians are interpolated "
                          "within its steps, p10/p90 are raw readings.")
