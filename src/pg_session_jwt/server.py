@@ -24,17 +24,7 @@ from .session import Session
 STATE_KEY = "pg_session_jwt.session"  # in GD; version-independent on purpose
 
 _session: Session | None = None
-_GD: dict[str, object] = {}
 _plans: dict[str, object] = {}
-
-
-def start(gd: dict[str, object]) -> None:
-    """Called by ``auth._load()`` once the modules run: bind to PL/Python's GD
-    (where the session outlives a module upgrade) and fix the session, so
-    that every entry point finds it made."""
-    global _GD
-    _GD = gd
-    _load()
 
 
 def _plan(sql: str, types=()):
@@ -44,11 +34,16 @@ def _plan(sql: str, types=()):
     return plan
 
 
-def _load() -> Session:
-    """The session: an older version's taken over, or a new one made from
-    the connection-start settings."""
+def start(gd: dict[str, object]) -> None:
+    """Called by ``auth._load()`` once the modules run: fix the session, so
+    that every entry point finds it made.
+
+    It lives in PL/Python's GD, where it outlives a module upgrade: an older
+    version's session is taken over, otherwise a new one is made from the
+    connection-start settings.
+    """
     global _session
-    previous = _GD.get(STATE_KEY)
+    previous = gd.get(STATE_KEY)
     if isinstance(previous, Session):
         _session = previous
     elif previous is not None:
@@ -64,8 +59,7 @@ def _load() -> Session:
             configured = plpy.execute("SELECT auth._audit_log_config() AS c")[0]["c"]
             forced = any(settings.pg_bool(v) for v in configured)
         _session = Session(found["jwk"], forced, found["audience"], found["issuer"], found["replay"])
-    _GD[STATE_KEY] = _session
-    return _session
+    gd[STATE_KEY] = _session
 
 
 def startup_settings() -> dict[str, str | None]:
