@@ -4,8 +4,9 @@
 The server-side modules of src/pg_session_jwt/ are embedded, compiled, in
 the table auth._module_code; auth._load() registers them as a private
 package when a connection first needs them; every other PL/Python body is a
-few lines that call into that package.  So the package stays the single source of the
-logic, and an install script pins exactly the code of its version.
+few lines that call into that package.  So the package stays the single
+source of the logic, and an install script pins exactly the code of its
+version.
 
     build_sql.py --out sql/pg_session_jwt--0.5.0.sql
     build_sql.py --template sql/pg_session_jwt--0.5.0--0.5.1.sql.in --version 0.5.1 --out ...
