@@ -12,9 +12,12 @@
 
 EXTENSION  = pg_session_jwt
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
-# The install script, and an update script for each sql/pg_session_jwt--FROM--TO.sql.in.
+# The install script, an update script for each sql/pg_session_jwt--FROM--TO.sql.in,
+# and the code file they load (the compiled server modules), read from where
+# PGXS installs them.
 UPDATES    = $(patsubst %.sql.in,%.sql,$(wildcard sql/$(EXTENSION)--*--*.sql.in))
-DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPDATES)
+CODE       = sql/$(EXTENSION)--$(EXTVERSION).marshal
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPDATES) $(CODE)
 
 # pg_regress suite in test/ (make installcheck, against a running server).
 REGRESS      = pg_session_jwt
@@ -27,18 +30,22 @@ PGXS      := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)
 include $(PGXS)
 else
-all: $(DATA_built)
-install:
+all install:
 	@echo "pg_config not found: install PostgreSQL's server dev package, or run make demo / make test" >&2; exit 1
 endif
 
 SERVER_SOURCES = $(wildcard src/$(EXTENSION)/*.py) sql/plpython.sql.in tools/build_sql.py
 
+CODE_DIR = $(datadir)/$(datamoduledir)
+
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql.in $(SERVER_SOURCES)
-	$(PYTHON) tools/build_sql.py --out $@
+	$(PYTHON) tools/build_sql.py --code-dir '$(CODE_DIR)' --out $@
 
 $(UPDATES): sql/%.sql: sql/%.sql.in $(SERVER_SOURCES)
-	$(PYTHON) tools/build_sql.py --template $< --version $(lastword $(subst --, ,$*)) --out $@
+	$(PYTHON) tools/build_sql.py --template $< --version $(lastword $(subst --, ,$*)) --code-dir '$(CODE_DIR)' --out $@
+
+$(CODE): $(SERVER_SOURCES)
+	$(PYTHON) tools/build_sql.py --code-out $@
 
 # --- project targets ----------------------------------------------------------
 VENV_PY = .venv/bin/python

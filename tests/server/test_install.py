@@ -6,6 +6,9 @@ server's extension directory (the suite runs after it).
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import psycopg
 import pytest
 from helpers import scalar, sql_error
@@ -62,19 +65,36 @@ def test_the_creator_cannot_tamper_with_the_internals(connect):
         conn.execute("CREATE FUNCTION auth.user_id2() RETURNS text LANGUAGE sql RETURN 'x'")
 
 
+def code_file(conn: psycopg.Connection) -> Path:
+    """The code file auth._load() reads, as its generated body names it."""
+    body = scalar(conn, "SELECT prosrc FROM pg_proc WHERE oid = 'auth._load'::regproc")
+    return Path(re.search(r"^CODE_FILE = '([^']+)'$", body, re.M).group(1))
+
+
 @pytest.mark.parametrize("statement", [
-    "UPDATE auth._module_code SET code = ''::bytea",
-    "INSERT INTO auth._module_code VALUES (''::bytea)",
-    "DELETE FROM auth._module_code",
-    "TRUNCATE auth._module_code",
-    "ALTER TABLE auth._module_code RENAME TO x",
-    "DROP TABLE auth._module_code",
+    "CREATE OR REPLACE FUNCTION auth._load() RETURNS void LANGUAGE sql RETURN NULL",
+    "ALTER FUNCTION auth._load() RENAME TO _load_old",
+    "COPY (SELECT 'x') TO '{code}'",
+    "SELECT pg_catalog.lo_export(pg_catalog.lo_from_bytea(0, 'x'), '{code}')",
 ])
 def test_the_creator_cannot_touch_the_server_code(connect, statement):
-    """auth._load() runs what auth._module_code holds, in an untrusted
-    language: only the superuser that ran the install script may write it."""
+    """auth._load() runs what its code file holds, in an untrusted language:
+    the role that created the extension can neither point the loader
+    elsewhere nor write the file."""
     conn = connect()
+    path = code_file(conn)
+    before = path.read_bytes()
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        conn.execute(statement)
-    assert scalar(conn, "SELECT length(code) > 10000 FROM auth._module_code") is True
-    assert scalar(conn, "SELECT count(*) FROM auth._module_code") == 1
+        conn.execute(statement.format(code=path))
+    assert path.read_bytes() == before
+    assert code_file(conn) == path
+
+
+def test_not_even_a_superuser_can_write_the_code_file(cluster):
+    """The file belongs to whoever ran make install, not to the server's OS
+    user: nothing done inside the database rewrites the code."""
+    with cluster.connect(dbname="app") as su:
+        path = code_file(su)
+        assert path.stat().st_mode & 0o022 == 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="Permission denied"):
+            su.execute(f"COPY (SELECT 'x') TO '{path}'")

@@ -7,6 +7,8 @@ updates a live session's database.
 
 from __future__ import annotations
 
+import marshal
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,13 +27,18 @@ NEXT = __version__ + "-next"
 
 @pytest.fixture
 def update_script():
+    """The update script to NEXT and NEXT's code file, in the server's extension directory."""
     sharedir = subprocess.run([str(Path(default_bindir()) / "pg_config"), "--sharedir"],
                               capture_output=True, text=True, check=True).stdout.strip()
-    path = Path(sharedir) / "extension" / f"pg_session_jwt--{__version__}--{NEXT}.sql"
+    extension_dir = Path(sharedir) / "extension"
+    path = extension_dir / f"pg_session_jwt--{__version__}--{NEXT}.sql"
+    code = extension_dir / f"pg_session_jwt--{NEXT}.marshal"
     subprocess.run([sys.executable, str(ROOT / "tools" / "build_sql.py"), "--template",
-                    str(ROOT / "sql" / "update.sql.in"), "--version", NEXT, "--out", str(path)], check=True)
+                    str(ROOT / "sql" / "update.sql.in"), "--version", NEXT, "--out", str(path),
+                    "--code-dir", str(extension_dir), "--code-out", str(code)], check=True)
     yield path
     path.unlink()
+    code.unlink()
 
 
 def test_update_keeps_the_session_and_loads_new_code(cluster, keypair, minter, update_script):
@@ -73,20 +80,42 @@ def test_reloading_the_code_does_not_fork_the_state(connect, minter):
         conn.execute("SELECT auth.session()")
 
 
+def _loader_reading(su, code_file: Path) -> str:
+    """auth._load()'s body, reading ``code_file`` instead of the installed code file."""
+    body = scalar(su, "SELECT prosrc FROM pg_proc WHERE oid = 'auth._load'::regproc")
+    installed = re.search(r"^CODE_FILE = '([^']+)'$", body, re.M).group(1)
+    assert Path(installed).is_file()
+    return body.replace(installed, str(code_file))
+
+
 def test_loader_compiles_the_sources_when_bytecode_does_not_fit(cluster, keypair, minter):
-    """auth._load() carries bytecode for the Python that built it; a server
-    whose Python has another bytecode magic number compiles the embedded
-    sources instead.  Simulated with a copy of the loader whose recorded
-    magic number cannot match, run first thing in a fresh connection."""
+    """The code file carries bytecode for the Python that built it, after
+    that Python's magic number; a server whose Python has another magic
+    number compiles the embedded sources instead.  Simulated with a copy of
+    the loader that reads a code file of another magic number, run first
+    thing in a fresh connection."""
+    foreign = cluster.root / "foreign.marshal"
+    foreign.write_bytes(b"\x00\x00\r\n" + marshal.dumps({"not": "code"}))
+    foreign.chmod(0o644)
     cluster.create_app_database("loader_test", "app")
     with cluster.connect(dbname="loader_test") as su:
-        body = scalar(su, "SELECT prosrc FROM pg_proc WHERE oid = 'auth._load'::regproc")
-        assert "CODE_MAGIC = b'" in body
-        foreign = body.replace("CODE_MAGIC = b'", "CODE_MAGIC = b'\\x00\\x00not this python", 1)
         su.execute("CREATE FUNCTION public.load_from_sources() RETURNS void LANGUAGE plpython3u AS $py$"
-                   + foreign + "$py$")
+                   + _loader_reading(su, foreign) + "$py$")
     dsn = cluster.dsn("app", "loader_test", options=startup_options(jwk=keypair[1]))
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT public.load_from_sources()")
         conn.execute("SELECT auth.jwt_session_init(%s)", [minter.token("alice")])
         assert scalar(conn, "SELECT auth.user_id()") == "alice"
+
+
+def test_a_missing_code_file_is_a_clear_error(cluster):
+    """An install script without its code file (copied alone, or a failed
+    make install) says what is wrong, and the connection stays usable."""
+    cluster.create_app_database("missing_code_test", "app")
+    with cluster.connect(dbname="missing_code_test") as su:
+        su.execute("CREATE FUNCTION public.load_missing() RETURNS void LANGUAGE plpython3u AS $py$"
+                   + _loader_reading(su, cluster.root / "no-such.marshal") + "$py$")
+        with pytest.raises(psycopg.errors.ExternalRoutineException) as info:
+            su.execute("SELECT public.load_missing()")
+        assert "cannot read its code, reinstall it: [Errno 2] No such file" in info.value.diag.message_primary
+        assert scalar(su, "SELECT 1") == 1
