@@ -13,6 +13,7 @@ Each predicate runs as ``SELECT count(*) FROM t WHERE <pred>``:
   idiom     owner = current_setting('request.jwt.claims', true)::jsonb->>'sub'
   user_id   owner = auth.user_id()                             evaluated per row
   initplan  owner = (select auth.user_id())                    once per statement
+  pg_initplan  owner = (select 'user5'::text)                  PostgreSQL's initplan alone
 
 Timing is client-side: the median of N runs of the query, each from sending
 it to its one-row result (Unix socket; the round trip and planning add about
@@ -27,8 +28,11 @@ the plan is a plain sequential scan (no Gather) with the expected row count,
 and every timed run checks the count.
 
 The predicates run in interleaved rounds, so drift hits all of them alike;
-in each round the two cheap ones (floor, initplan) run ``rls_cheap_reps``
-more times, alternating.  Medians are reported with their min–max.
+in each round the three cheap ones (floor, initplan, pg_initplan) run
+``rls_cheap_reps`` more times, in rotating order.  Medians are reported with
+their min–max.  pg_initplan has no target: it shows what an initplan costs
+without our function in it (the filter then compares with a parameter, not
+a constant), which is most of what the initplan form adds.
 
 Targets: the per-row cost above the floor of ``auth.user_id()`` at most 1.0x
 the idiom's; the initplan form's time within 5% of the floor's.
@@ -51,7 +55,9 @@ PREDICATES = {
     "idiom": "owner = current_setting('request.jwt.claims', true)::jsonb->>'sub'",
     "user_id": "owner = auth.user_id()",
     "initplan": "owner = (select auth.user_id())",
+    "pg_initplan": "owner = (select 'user5'::text)",
 }
+CHEAP = ("floor", "initplan", "pg_initplan")
 
 
 def _scan_rows(node: Dict[str, Any]) -> int:
@@ -120,8 +126,8 @@ def run(env: BenchEnv, sizes: Sizes) -> Section:
             order = order[r % len(order):] + order[:r % len(order)]
             for label in order:
                 once(label)
-            for _ in range(sizes.rls_cheap_reps):
-                for label in (("floor", "initplan") if r % 2 else ("initplan", "floor")):
+            for k in range(sizes.rls_cheap_reps):
+                for label in CHEAP[(r + k) % 3:] + CHEAP[:(r + k) % 3]:
                     once(label)
 
     med = {label: median(v) for label, v in times.items()}
@@ -161,6 +167,9 @@ def run(env: BenchEnv, sizes: Sizes) -> Section:
     section.notes.append("Initplan form: " + paired_note(
         f"its {len(times['initplan'])} runs' ratios to the constant's run beside it", paired,
         med["initplan"] / med["floor"], digits=3))
+    section.notes.append(f"PostgreSQL's own initplan of the constant, paired the same way, is "
+                         f"{paired_ratio(times['pg_initplan'], times['floor']):.3f}x the constant: the part "
+                         f"of the initplan form's cost that any `(select …)` has.")
     return section
 
 
@@ -169,5 +178,5 @@ def _method(sizes: Sizes) -> str:
             "(max_parallel_workers_per_gather = 0, jit = off), session validated for `user5`. "
             "Client-side time per query (median of the runs; chosen over EXPLAIN ANALYZE's server-side "
             "time, which was as noisy here and adds per-row instrumentation: see bench/workloads/rls.py). "
-            f"{sizes.rls_rounds} interleaved rounds; the constant and the initplan form run "
+            f"{sizes.rls_rounds} interleaved rounds; the constant and the two initplans run "
             f"{1 + sizes.rls_cheap_reps} times per round. Medians.")
