@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import re
+from pathlib import Path
 from typing import Optional
 
 import psycopg
@@ -22,3 +24,12 @@ def sql_error(sqlstate: str, message: str, detail: Optional[str] = None):
 
 def scalar(conn: psycopg.Connection, sql: str, params=None):
     return conn.execute(sql, params).fetchone()[0]
+
+
+def loader_body(conn: psycopg.Connection) -> str:
+    return scalar(conn, "SELECT prosrc FROM pg_proc WHERE oid = 'auth._load'::regproc")
+
+
+def code_file(conn: psycopg.Connection) -> Path:
+    """The code file auth._load() reads, as its generated body names it."""
+    return Path(re.search(r"^CODE_FILE = '([^']+)'$", loader_body(conn), re.M).group(1))

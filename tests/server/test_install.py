@@ -6,12 +6,9 @@ server's extension directory (the suite runs after it).
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import psycopg
 import pytest
-from helpers import scalar, sql_error
+from helpers import code_file, scalar, sql_error
 
 from pg_session_jwt import __version__
 
@@ -63,12 +60,6 @@ def test_the_creator_cannot_tamper_with_the_internals(connect):
         conn.execute("DROP FUNCTION auth._raise_pending()")
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("CREATE FUNCTION auth.user_id2() RETURNS text LANGUAGE sql RETURN 'x'")
-
-
-def code_file(conn: psycopg.Connection) -> Path:
-    """The code file auth._load() reads, as its generated body names it."""
-    body = scalar(conn, "SELECT prosrc FROM pg_proc WHERE oid = 'auth._load'::regproc")
-    return Path(re.search(r"^CODE_FILE = '([^']+)'$", body, re.M).group(1))
 
 
 @pytest.mark.parametrize("statement", [

@@ -8,14 +8,13 @@ updates a live session's database.
 from __future__ import annotations
 
 import marshal
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import psycopg
 import pytest
-from helpers import scalar, sql_error
+from helpers import code_file, loader_body, scalar, sql_error
 
 from pg_session_jwt import __version__
 from pg_session_jwt.client import startup_options
@@ -80,12 +79,11 @@ def test_reloading_the_code_does_not_fork_the_state(connect, minter):
         conn.execute("SELECT auth.session()")
 
 
-def _loader_reading(su, code_file: Path) -> str:
-    """auth._load()'s body, reading ``code_file`` instead of the installed code file."""
-    body = scalar(su, "SELECT prosrc FROM pg_proc WHERE oid = 'auth._load'::regproc")
-    installed = re.search(r"^CODE_FILE = '([^']+)'$", body, re.M).group(1)
-    assert Path(installed).is_file()
-    return body.replace(installed, str(code_file))
+def _loader_reading(su, path: Path) -> str:
+    """auth._load()'s body, reading ``path`` instead of the installed code file."""
+    installed = code_file(su)
+    assert installed.is_file()
+    return loader_body(su).replace(str(installed), str(path))
 
 
 def test_loader_compiles_the_sources_when_bytecode_does_not_fit(cluster, keypair, minter):
