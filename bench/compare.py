@@ -9,7 +9,8 @@ created in a second database, and removed again at the end.  Then, with the
 two builds interleaved round by round, the way make bench measures them:
 
   cold      connect + auth.init() + auth.jwt_session_init() + auth.user_id(),
-            against connect + one PL/Python call (paired per round)
+            against connect + one PL/Python call (paired per round), and
+            the two builds' difference (paired per round)
   session   auth.jwt_session_init() per call, server-side, against a bare
             PL/Python Ed25519 verify in the same database (paired per chunk)
 
@@ -144,6 +145,8 @@ def main(argv=None) -> int:
     for build in ("this", "ref"):
         print(f"| {build} | {median(c[build]):.2f} | {paired_ratio(c[build], c['floor']):.2f}x |")
     print(f"| PL/Python floor | {median(c['floor']):.2f} | |\n")
+    difference = median([this - ref for this, ref in zip(c["this"], c["ref"])])
+    print(f"this build minus {args.against}, per round (median of the paired differences): {difference:+.2f} ms\n")
     print("| session start | median µs | vs bare verify, same database (paired) |\n|---|---:|---:|")
     for build in ("this", "ref"):
         ours, ffi = s[f"{build} ours"], s[f"{build} ffi"]
