@@ -114,6 +114,14 @@ class Section:
 
 # --- numbers ------------------------------------------------------------------
 
+def rotated(items: Sequence[Any], i: int) -> List[Any]:
+    """``items`` starting at position ``i`` (modulo their number): interleaved
+    variants take turns at going first, so none always runs right after
+    the same neighbour."""
+    k = i % len(items)
+    return list(items[k:]) + list(items[:k])
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 

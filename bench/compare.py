@@ -35,7 +35,7 @@ sys.path.insert(0, str(HERE))
 
 import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
-from common import DB, ROLE, BenchEnv, median, paired_ratio, step_median  # noqa: E402
+from common import DB, ROLE, BenchEnv, median, paired_ratio, rotated, step_median  # noqa: E402
 from workloads import cold_connect, session_start  # noqa: E402
 
 from pg_session_jwt.client import startup_options  # noqa: E402
@@ -88,7 +88,7 @@ def cold(env: BenchEnv, dsns: Dict[str, str], rounds: int) -> Dict[str, List[flo
     names = list(runs)
     for i in range(rounds + 2):
         token = env.token()
-        for name in names[i % 3:] + names[:i % 3]:
+        for name in rotated(names, i):
             ms = runs[name](token)
             if i >= 2:  # two warm-up rounds
                 samples[name].append(ms)

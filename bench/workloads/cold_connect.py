@@ -31,7 +31,8 @@ from typing import Dict, List, Optional, Tuple
 
 import psycopg
 
-from common import BenchEnv, Section, Sizes, Table, TargetRow, median, paired_note, paired_ratio, quantile
+from common import (BenchEnv, Section, Sizes, Table, TargetRow, median, paired_note, paired_ratio, quantile,
+                    rotated)
 
 TITLE = "Cold connection"
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -103,7 +104,7 @@ def breakdown(env: BenchEnv, rounds: int, tokens: List[str]) -> Table:
     samples: Dict[str, List[List[float]]] = {label: [] for label in STEPS}
     labels = list(STEPS)
     for i in range(rounds):
-        for label in labels[i % len(labels):] + labels[:i % len(labels)]:
+        for label in rotated(labels, i):
             samples[label].append(_steps(env, STEPS[label], tokens[i]))
     rows = []
     for label, runs in samples.items():
@@ -135,7 +136,7 @@ def run(env: BenchEnv, sizes: Sizes) -> Section:
         for name in names:
             measure(name, n + i)
     for i in range(n):
-        for name in names[i % len(names):] + names[:i % len(names)]:
+        for name in rotated(names, i):
             samples[name].append(measure(name, i) * 1e3)
 
     med = {name: median(v) for name, v in samples.items()}

@@ -46,7 +46,8 @@ from typing import Any, Dict, List
 
 import psycopg
 
-from common import SUB, BenchEnv, Section, Sizes, Table, TargetRow, median, paired_note, paired_ratio, realistic_claims
+from common import (SUB, BenchEnv, Section, Sizes, Table, TargetRow, median, paired_note, paired_ratio,
+                    realistic_claims, rotated)
 
 TITLE = "RLS filter"
 
@@ -122,12 +123,10 @@ def run(env: BenchEnv, sizes: Sizes) -> Section:
             if got != expected or gather:
                 raise AssertionError(f"{label}: not a plain sequential scan of t with {expected} rows")
         for r in range(sizes.rls_rounds):
-            order = list(PREDICATES)
-            order = order[r % len(order):] + order[:r % len(order)]
-            for label in order:
+            for label in rotated(list(PREDICATES), r):
                 once(label)
             for k in range(sizes.rls_cheap_reps):
-                for label in CHEAP[(r + k) % 3:] + CHEAP[:(r + k) % 3]:
+                for label in rotated(CHEAP, r + k):
                     once(label)
 
     med = {label: median(v) for label, v in times.items()}

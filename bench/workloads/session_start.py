@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from common import BenchEnv, Section, Sizes, Table, TargetRow, paired_note, paired_ratio, quantile, step_median
+from common import BenchEnv, Section, Sizes, Table, TargetRow, paired_note, paired_ratio, quantile, rotated, step_median
 
 TITLE = "Session start"
 
@@ -185,7 +185,7 @@ def run(env: BenchEnv, sizes: Sizes) -> Section:
         bounds = [round(i * n / chunks) for i in range(chunks + 1)]
         for c in range(chunks):
             ed, hs = tokens[bounds[c]:bounds[c + 1]], hs_tokens[bounds[c]:bounds[c + 1]]
-            for name in names[c % len(names):] + names[:c % len(names)]:
+            for name in rotated(names, c):
                 samples[name].extend(loop(name, ed, hs))
         assert conn.execute("SELECT auth.user_id()").fetchone()[0] == "user5"
 
