@@ -13,6 +13,10 @@ two builds interleaved round by round, the way make bench measures them:
             the two builds' difference (paired per round)
   session   auth.jwt_session_init() per call, server-side, against a bare
             PL/Python Ed25519 verify in the same database (paired per chunk)
+  client    SELECT auth.jwt_session_init(tok) from a client on a warm
+            connection, sent unprepared (planned anew on every call, as most
+            drivers send a statement the first times) and prepared; client-side,
+            the two builds alternating call by call
 
 This build must be installed already (make install, as make bench does).
 """
@@ -25,6 +29,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 from io import BytesIO
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -117,11 +122,31 @@ def session(env: BenchEnv, dsns: Dict[str, str], chunks: int, per_chunk: int) ->
     return samples
 
 
+def client(env: BenchEnv, dsns: Dict[str, str], calls: int) -> Dict[str, List[float]]:
+    """Microseconds per client call, per (build, unprepared/prepared), call by call."""
+    conns = {build: psycopg.connect(dsn, autocommit=True) for build, dsn in dsns.items()}
+    samples: Dict[str, List[float]] = {f"{b} {mode}": [] for b in conns for mode in ("unprepared", "prepared")}
+    try:
+        for i in range(calls + 20):
+            for mode in ("unprepared", "prepared"):
+                for build in rotated(list(conns), i):
+                    token = env.token()
+                    start = time.perf_counter()
+                    conns[build].execute("SELECT auth.jwt_session_init(%s)", [token], prepare=mode == "prepared")
+                    if i >= 20:  # warm-up: the code loaded, the statement prepared
+                        samples[f"{build} {mode}"].append((time.perf_counter() - start) * 1e6)
+    finally:
+        for conn in conns.values():
+            conn.close()
+    return samples
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--against", required=True, help="the git revision to compare with (a commit, tag or branch)")
     ap.add_argument("--rounds", type=int, default=40, help="cold connections per variant (default 40)")
     ap.add_argument("--chunks", type=int, default=20, help="session-start chunks of 100 calls (default 20)")
+    ap.add_argument("--calls", type=int, default=500, help="client calls per build and mode (default 500)")
     args = ap.parse_args(argv)
     extension_dir = Path(subprocess.run([str(Path(default_bindir()) / "pg_config"), "--sharedir"],
                                         capture_output=True, text=True, check=True).stdout.strip()) / "extension"
@@ -136,6 +161,7 @@ def main(argv=None) -> int:
             dsns = {"this": cluster.dsn(ROLE, DB, options=options), "ref": cluster.dsn(ROLE, REF_DB, options=options)}
             c = cold(env, dsns, args.rounds)
             s = session(env, dsns, args.chunks, 100)
+            w = client(env, dsns, args.calls)
     finally:
         for path in written:
             path.unlink(missing_ok=True)
@@ -153,6 +179,14 @@ def main(argv=None) -> int:
         paired = paired_ratio([step_median(chunk) for chunk in ours], [step_median(chunk) for chunk in ffi])
         flat = [x for chunk in ours for x in chunk]
         print(f"| {build} | {step_median(flat):.1f} | {paired:.2f}x |")
+    print("\n| client call on a warm connection | unprepared median µs | prepared median µs |\n|---|---:|---:|")
+    for build in ("this", "ref"):
+        print(f"| {build} | {median(w[build + ' unprepared']):.1f} | {median(w[build + ' prepared']):.1f} |")
+    for mode in ("unprepared", "prepared"):
+        difference = median([this - ref for this, ref in zip(w[f"this {mode}"], w[f"ref {mode}"])])
+        print(f"\nthis build minus {args.against}, {mode}, per call (median of the paired differences): "
+              f"{difference:+.1f} µs", end="")
+    print()
     return 0
 
 
