@@ -71,7 +71,6 @@ STEPS = {
     "one more round trip (`SELECT 1`)": ["SELECT 1"],
     "loading our code, fixing the settings (`auth._load()`)": ["SELECT auth._load()"],
     "PyNaCl's libsodium through cffi (`from nacl._sodium import ffi, lib`)": ["SELECT bench.py_import_nacl()"],
-    "PL/pgSQL's first use (`DO $$BEGIN END$$`)": ["DO $$BEGIN END$$"],
     "ours, step by step: `auth.init()` / `jwt_session_init()` / `user_id()`":
         ["SELECT auth.init()", "SELECT auth.jwt_session_init(%s)", "SELECT auth.user_id()"],
 }

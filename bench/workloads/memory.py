@@ -101,8 +101,8 @@ def run(env: BenchEnv, sizes: Sizes) -> Section:
     rows.append(["difference"] + [f"{delta[f]:+.2f}" for f in FIELDS])
     section.tables.append(Table(["backend after", *(f"{f} MiB" for f in FIELDS)], rows, align="lrrrr"))
     section.notes.append("RssAnon is the memory the backend allocated itself: what a connection costs the "
-                         "machine alone. RssFile counts the pages of shared libraries it mapped (libsodium, cffi, "
-                         "PL/pgSQL), RssShmem the pages of shared memory it touched (mostly catalog and table "
+                         "machine alone. RssFile counts the pages of shared libraries it mapped (libsodium, cffi), "
+                         "RssShmem the pages of shared memory it touched (mostly catalog and table "
                          "buffers of the shared cache); both are shared with every other backend. "
                          "The target's 3 MB is read as 3 MiB.")
     return section

@@ -7,9 +7,9 @@ wrappers pass in with ``current_setting()``, so the hot path does no SPI.
 PL/Python prefixes the message of any error that leaves Python with the
 exception's type name, and the error messages are part of the contract.  So
 a refusal does not raise: :func:`_refuse` stores it in the transaction-local
-setting ``pg_session_jwt.error`` and returns NULL; the wrapper that sees the
-NULL (``coalesce(…, auth._raise_pending())`` in the reading functions, an
-``IS NULL`` test in the PL/pgSQL ones) raises it from PL/pgSQL, verbatim.
+setting ``pg_session_jwt.error`` and returns NULL; the SQL wrapper that sees
+the NULL (``coalesce(…, auth._raise_pending())``) raises it from PL/pgSQL,
+verbatim.
 """
 
 from __future__ import annotations
@@ -131,7 +131,8 @@ def init() -> str | None:
         return _refuse(e)
 
 
-def jwt_session_init(jwt: str, audit: str | None, local: bool) -> bool | None:
+def jwt_session_init(jwt: str, audit: str | None, local: bool) -> str | None:
+    """Validate and take ``jwt``; any text means accepted (see ``auth.jwt_session_init()``)."""
     s = _session
     try:
         found = s.validate_local(jwt) if local else s.validate(jwt)
@@ -139,7 +140,7 @@ def jwt_session_init(jwt: str, audit: str | None, local: bool) -> bool | None:
         _audit_refusal(s, audit, e)
         return _refuse(e)
     _audit(s, audit, found)
-    return True
+    return "ok"
 
 
 def _reader(pick):

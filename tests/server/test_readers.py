@@ -4,8 +4,9 @@ Covers: no JWT (JSON null from ``auth.session()``, SQL NULL elsewhere),
 ``auth.jwt()`` as an alias, ``auth.uid()`` (canonical uuid, or NULL, exactly
 as ``::uuid`` decides), ``auth.organization()`` / ``auth.organization_id()``,
 ``request.jwt.claims`` being ignored, the token cache, a newer token put
-straight into ``pg_session_jwt.jwt``, a header without ``alg``, STRICT
-``jwt_session_init(NULL)``, and volatility / types as in SPEC part A.
+straight into ``pg_session_jwt.jwt``, a header without ``alg``,
+``jwt_session_init(NULL)`` as STRICT would have it, the planner inlining
+``jwt_session_init``, and volatility / types as in SPEC part A.
 """
 
 from __future__ import annotations
@@ -200,5 +201,25 @@ def test_signatures(connect):
 LOCAL_OVERLOAD = ("jwt_session_init", "jwt text, local boolean", "v", "void")
 
 
-def test_jwt_session_init_is_strict(connect):
-    assert scalar(connect(), "SELECT proisstrict FROM pg_proc WHERE oid = 'auth.jwt_session_init(text)'::regprocedure")
+@pytest.mark.parametrize("call", ["auth.jwt_session_init(t)", "auth.jwt_session_init(t, true)"])
+def test_jwt_session_init_is_inlined(connect, call):
+    """The planner puts the body into the calling query (as with STRICT, a
+    NULL argument is handled by the body, see the two tests above)."""
+    plan = "\n".join(row[0] for row in connect().execute(
+        f"EXPLAIN (VERBOSE, COSTS OFF) SELECT {call} FROM (VALUES ('x')) AS v(t)"))
+    assert "auth._jwt_session_init(" in plan and "auth.jwt_session_init(" not in plan, plan
+
+
+def test_accepted_tokens_never_load_plpgsql(connect, minter):
+    """PL/pgSQL only raises refusals: a new connection whose session starts
+    without one does not pay for loading it."""
+    conn = connect(user="postgres")  # a superuser, to read the backend's own memory map
+    conn.execute("SELECT auth.init()")
+    init(conn, minter.token("alice"))
+    conn.execute("SELECT auth.jwt_session_init(%s, true)", [minter.token("bob")])
+    assert scalar(conn, "SELECT auth.user_id()") == "alice"
+    maps = scalar(conn, "SELECT pg_read_file('/proc/self/maps')")
+    assert "plpython3.so" in maps and "plpgsql.so" not in maps
+    with pytest.raises(psycopg.errors.CheckViolation):
+        init(conn, minter.token("carol")[:-4] + "AAAA")
+    assert "plpgsql.so" in scalar(conn, "SELECT pg_read_file('/proc/self/maps')")
