@@ -27,8 +27,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "pg_session_jwt"
-# The modules the server runs, in dependency order (each imports only earlier ones).
+# The modules the server runs at load, in dependency order (each imports only earlier ones).
 SERVER_MODULES = ["errors", "b64url", "strictjson", "settings", "jwa", "jwk", "jws", "claims", "replay", "session", "server"]
+# Modules in the code file that the server runs only when first imported,
+# which must be spelled ``from . import name``: the package's __getattr__
+# (PEP 562) loads them, as the server's package has no directory to search.
+LAZY_MODULES = ["rsa_ec"]
 
 
 def package_version() -> str:
@@ -70,13 +74,27 @@ Module = type(sys)  # types.ModuleType, without importing types
 package = Module({package!r})
 package.__path__ = []
 sys.modules[package.__name__] = package
-for name in {SERVER_MODULES!r}:
+
+
+def load(name):
     module = Module(package.__name__ + "." + name)
     module.__package__ = package.__name__
     module.__file__ = {module_filename(version)!r} % name
     sys.modules[module.__name__] = module
     exec(code[name], module.__dict__)
     setattr(package, name, module)
+    return module
+
+
+def __getattr__(name):  # `from . import name` of a module not loaded yet
+    if name not in code:
+        raise AttributeError(name)
+    return load(name)
+
+
+package.__getattr__ = __getattr__
+for name in {SERVER_MODULES!r}:
+    load(name)
 package.server.start(GD)
 GD[{module_key(version)!r}] = package.server
 '''
@@ -86,7 +104,7 @@ def code_file(version: str) -> bytes:
     """The code file: the bytecode magic number of the Python that compiled
     it, then the boot program and the server modules, compiled and marshalled."""
     boot = compile(boot_source(version), module_filename(version) % "boot", "exec", dont_inherit=True, optimize=2)
-    code = {name: module_code(name, module_filename(version) % name) for name in SERVER_MODULES}
+    code = {name: module_code(name, module_filename(version) % name) for name in SERVER_MODULES + LAZY_MODULES}
     return MAGIC_NUMBER + marshal.dumps((boot, code))
 
 
@@ -94,7 +112,7 @@ def sources_program(version: str) -> str:
     """What auth._load() runs when the server's Python cannot read the code
     file's bytecode: the boot program, after compiling the modules' sources
     (packed: marshal, zlib, base64)."""
-    sources = {name: (PACKAGE / f"{name}.py").read_text() for name in SERVER_MODULES}
+    sources = {name: (PACKAGE / f"{name}.py").read_text() for name in SERVER_MODULES + LAZY_MODULES}
     packed = binascii.b2a_base64(zlib.compress(marshal.dumps(sources), 9), newline=False).decode("ascii")
     return f'''import binascii
 import marshal
