@@ -89,3 +89,24 @@ def test_not_even_a_superuser_can_write_the_code_file(cluster):
         assert path.stat().st_mode & 0o022 == 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="Permission denied"):
             su.execute(f"COPY (SELECT 'x') TO '{path}'")
+
+
+GC_STATE = """CREATE OR REPLACE FUNCTION public.gc_state(disable boolean) RETURNS text LANGUAGE plpython3u AS $py$
+import gc
+if disable:
+    gc.disable()
+return f"enabled={gc.isenabled()} frozen={gc.get_freeze_count() > 0}"
+$py$"""
+
+
+@pytest.mark.parametrize("disabled_before", [False, True])
+def test_loading_leaves_garbage_collection_as_it_was(connect, disabled_before):
+    """The loader pauses collection while it loads and freezes what it
+    loaded; whether the connection collects garbage afterwards is what it
+    was before."""
+    conn = connect(user="postgres")
+    conn.execute(GC_STATE)
+    assert scalar(conn, "SELECT public.gc_state(%s)", [disabled_before]) == \
+        f"enabled={not disabled_before} frozen=False"
+    conn.execute("SELECT auth.init()")
+    assert scalar(conn, "SELECT public.gc_state(false)") == f"enabled={not disabled_before} frozen=True"
