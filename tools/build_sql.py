@@ -179,7 +179,7 @@ if {module_key(version)!r} not in GD:
         raise RuntimeError("pg_session_jwt {version} cannot read its code, reinstall it: " + str(e)) from None
     magic = sys.modules["_frozen_importlib_external"].MAGIC_NUMBER  # importlib.util's, without importing it
     if data.startswith(magic):
-        boot, code = marshal.loads(data[len(magic):])
+        boot, code = marshal.loads(memoryview(data)[len(magic):])
     else:  # another Python's bytecode: compile the sources instead
         boot, code = plpy.execute("SELECT auth._module_sources() AS s")[0]["s"], None
     exec(boot, {{"GD": GD, "code": code}})'''
