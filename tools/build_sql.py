@@ -62,15 +62,13 @@ def module_code(name: str, filename: str):
 
 
 def boot_source(version: str) -> str:
-    """The program that makes the modules in ``code`` (name to code object,
-    or that dict marshalled) a package and starts the session; auth._load()
-    runs it.  Compiled here
+    """The program that makes the modules in ``code`` (name to code object)
+    a package and starts the session; auth._load() runs it.  Compiled here
     with the modules, so a new connection compiles only the loader's few
     lines: PL/Python compiles a function's body in every connection, at
     about 10 µs a line."""
     package = "_pg_session_jwt_" + re.sub(r"\W", "_", version)
     return f'''import gc
-import marshal
 import sys
 
 Module = type(sys)  # types.ModuleType, without importing types
@@ -94,37 +92,27 @@ def __getattr__(name):  # `from . import name` of a module not loaded yet
     return load(name)
 
 
-# What loads here lives as long as the connection.  It is frozen at the
-# end, so no collection ever walks it again (one that fell into a new
-# connection's first calls took 0.5-0.7 ms), and none runs while it loads.
-# Freezing takes whatever else the interpreter holds as well; the package
-# loads at a connection's first call, before other code left much behind.
-collecting = gc.isenabled()
-gc.disable()
-try:
-    if isinstance(code, bytes):  # the code file's modules, still marshalled
-        code = marshal.loads(code)
-    package.__getattr__ = __getattr__
-    sys.modules[package.__name__] = package
-    for name in {SERVER_MODULES!r}:
-        load(name)
-    package.server.start(GD)
-    GD[{module_key(version)!r}] = package.server
-    gc.freeze()
-finally:
-    if collecting:
-        gc.enable()
+package.__getattr__ = __getattr__
+sys.modules[package.__name__] = package
+for name in {SERVER_MODULES!r}:
+    load(name)
+package.server.start(GD)
+GD[{module_key(version)!r}] = package.server
+# What loaded here lives as long as the connection: with it frozen, no
+# collection ever walks it again (one that fell into a new connection's
+# first calls took 0.5-0.7 ms).  This freezes whatever else the interpreter
+# holds as well; the package loads at a connection's first call, before
+# other code left much behind.
+gc.freeze()
 '''
 
 
 def code_file(version: str) -> bytes:
     """The code file: the bytecode magic number of the Python that compiled
-    it, then the boot program and the server modules, compiled and
-    marshalled (the modules twice over: the boot program unmarshals them,
-    with the garbage collector paused)."""
+    it, then the boot program and the server modules, compiled and marshalled."""
     boot = compile(boot_source(version), module_filename(version) % "boot", "exec", dont_inherit=True, optimize=2)
     code = {name: module_code(name, module_filename(version) % name) for name in SERVER_MODULES + LAZY_MODULES}
-    return MAGIC_NUMBER + marshal.dumps((boot, marshal.dumps(code)))
+    return MAGIC_NUMBER + marshal.dumps((boot, code))
 
 
 def sources_program(version: str) -> str:

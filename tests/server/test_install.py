@@ -101,9 +101,8 @@ $py$"""
 
 @pytest.mark.parametrize("disabled_before", [False, True])
 def test_loading_leaves_garbage_collection_as_it_was(connect, disabled_before):
-    """The loader pauses collection while it loads and freezes what it
-    loaded; whether the connection collects garbage afterwards is what it
-    was before."""
+    """The loader freezes what it loaded for the garbage collector; whether
+    the connection collects garbage afterwards is what it was before."""
     conn = connect(user="postgres")
     conn.execute(GC_STATE)
     assert scalar(conn, "SELECT public.gc_state(%s)", [disabled_before]) == \
