@@ -3,9 +3,10 @@
 
 The server-side modules of src/pg_session_jwt/ are compiled into one code
 file that ``make install`` puts beside the scripts, in the server's
-extension directory; auth._load() reads it and registers the modules as a
-private package when a connection first needs them; every other PL/Python
-body is a few lines that call into that package.  So the package stays the
+extension directory; the loader (auth._load(), and auth._init() for a
+connection that starts with auth.init()) reads it and registers the
+modules as a private package when a connection first needs them; every
+other PL/Python body is a few lines that call into that package.  So the package stays the
 single source of the logic, and each version reads the code of its own
 version.
 
@@ -192,12 +193,12 @@ def entry_body(call: str, version: str) -> str:
 
 def render(template: str, version: str, code_dir: str) -> str:
     plpython = (ROOT / "sql" / "plpython.sql.in").read_text()
-    plpython = plpython.replace("@LOADER@", loader_body(version, code_dir))
-    plpython = plpython.replace("@SOURCES@", sources_program(version))
+    sources = sources_program(version)
+    if "$src$" in sources or "$$" in sources:
+        raise SystemExit("the sources program holds a quote delimiter of auth._module_sources()")
+    plpython = plpython.replace("@LOADER@", loader_body(version, code_dir)).replace("@SOURCES@", sources)
     plpython = re.sub(r"@ENTRY ([^@]+)@", lambda m: entry_body(m.group(1), version), plpython)
     plpython = re.sub(r"@CALL ([^@]+)@", lambda m: call_line(m.group(1), version), plpython)
-    if "$src$" in sources_program(version) or "$$" in sources_program(version):
-        raise SystemExit("the sources program holds a quote delimiter of auth._module_sources()")
     return template.replace("@PLPYTHON@", plpython).replace("@VERSION@", version)
 
 
