@@ -32,12 +32,12 @@ COMPARE = RUN.parent / "compare.py"
 
 
 def test_compare_against_this_revision():
-    """bench/compare.py builds a revision's script beside this one and removes it after."""
-    done = subprocess.run([sys.executable, str(COMPARE), "--against", "HEAD", "--rounds", "2", "--chunks", "1"],
-                          capture_output=True, text=True, timeout=180)
+    """bench/compare.py builds a revision's script and code file beside this build's and removes them after."""
+    done = subprocess.run([sys.executable, str(COMPARE), "--against", "HEAD", "--rounds", "2", "--chunks", "1",
+                           "--calls", "2"], capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     for row in ("| this |", "| ref |", "| PL/Python floor |"):
         assert row in done.stdout, row
     pg_config = Path(default_bindir()) / "pg_config"
     sharedir = subprocess.run([str(pg_config), "--sharedir"], capture_output=True, text=True, check=True).stdout
-    assert list(Path(sharedir.strip(), "extension").glob("pg_session_jwt--*-ref.sql")) == []
+    assert list(Path(sharedir.strip(), "extension").glob("pg_session_jwt--*-ref.*")) == []  # script, code file

@@ -418,3 +418,11 @@ def test_ed25519_only_never_imports_cryptography():
 def test_rsa_or_ec_key_imports_cryptography(alg):
     assert "cryptography" in crypto_modules_after(issuer(alg).jwk)
     assert "cryptography" in crypto_modules_after(key_set(issuer("EdDSA"), issuer(alg)))
+
+
+def test_jwk_names_the_key_types_rsa_ec_defines():
+    """jwk.py names rsa_ec's key types without importing it: the two lists must agree."""
+    from pg_session_jwt import rsa_ec
+
+    assert set(jwk.OTHER_KEY_TYPES) == set(rsa_ec.KEY_TYPES)
+    assert not set(jwk.KEY_TYPES) & set(rsa_ec.KEY_TYPES)
