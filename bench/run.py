@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="tiny sizes: checks that everything runs (< 30 s)")
     ap.add_argument("--out", type=Path, default=HERE, help="where results.md and results.png go (default: bench/)")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                    help="a setting for the throwaway server, repeatable (e.g. shared_preload_libraries=plpgsql)")
+                    help="a setting for the throwaway server, repeatable (e.g. shared_buffers=256MB)")
     args = ap.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     settings = dict(item.split("=", 1) for item in args.set)

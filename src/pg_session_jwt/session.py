@@ -2,8 +2,8 @@
 
 The server keeps one :class:`Session` per backend, in PL/Python memory that
 SQL cannot reach: the keys fixed at first use, the replay state (session
-level and transaction-local), and the validated tokens with their claims.  Everything here is pure
-Python so it can be unit-tested without a server.
+level and transaction-local), and the validated tokens with their claims.
+Everything here is pure Python so it can be unit-tested without a server.
 """
 
 from __future__ import annotations
