@@ -15,7 +15,6 @@ import uuid
 from collections import Counter, defaultdict
 from typing import Dict, List, Optional, Set
 
-import psycopg
 from psycopg import sql
 
 POLICIES = {"notes_bare": "owner = auth.user_id()", "notes_initplan": "owner = (SELECT auth.user_id())"}
@@ -186,7 +185,3 @@ def proc_status(pid: int) -> Dict[str, int]:
             if name.startswith(("Vm", "Rss")):
                 found[name] = int(value.split()[0])
     return found
-
-
-def connect_direct(cluster, user: str = "app", dbname: str = "app", **kw) -> psycopg.Connection:
-    return psycopg.connect(cluster.dsn(user, dbname), autocommit=True, **kw)

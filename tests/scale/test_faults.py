@@ -15,7 +15,7 @@ import socket
 import psycopg
 import pytest
 from helpers import scalar, sql_error
-from scale_helpers import EMPTY, NOTHING, READ, connect_direct, org_of, prepare_notes, rows_of, run_workload, set_key
+from scale_helpers import EMPTY, NOTHING, READ, org_of, prepare_notes, rows_of, run_workload, set_key
 
 from pg_session_jwt.cluster import Cluster
 
@@ -149,7 +149,7 @@ def test_statement_timeout_during_a_connections_first_use(scale_cluster, scale_m
     """The first call of a backend starts PL/Python and reads the key (SPI, a
     subtransaction); a timeout anywhere in there leaves no identity and no
     half-loaded state: the connection then logs in normally and still refuses forgeries."""
-    with connect_direct(scale_cluster) as conn:
+    with scale_cluster.connect("app", "app") as conn:
         conn.execute(f"SET statement_timeout = '{timeout_ms}ms'")
         with pytest.raises(psycopg.errors.QueryCanceled):
             conn.execute("SELECT auth.jwt_session_init(%s, true), pg_sleep(0.1)", [token_of(scale_minter, 7)])

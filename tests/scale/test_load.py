@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from scale_helpers import connect_direct, proc_status
+from scale_helpers import proc_status
 
 from pg_session_jwt.cluster import default_bindir
 
@@ -80,7 +80,7 @@ def ten_thousand_logins(scale_cluster, bench_tokens, scale_minter):
     10,001st subject, then 10,000 session-level inits; VmRSS/RssAnon at
     checkpoints, and the time each block of 1,000 local inits took."""
     minter = scale_minter
-    with connect_direct(scale_cluster) as conn:
+    with scale_cluster.connect("app", "app") as conn:
         tokens = [t for t, in conn.execute("SELECT token FROM tokens ORDER BY id")]
         pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
         conn.execute("SELECT auth.init()")

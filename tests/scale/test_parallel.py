@@ -19,7 +19,7 @@ import time
 import psycopg
 import pytest
 from helpers import sql_error
-from scale_helpers import connect_direct, set_key
+from scale_helpers import set_key
 
 
 ROWS = 120_000
@@ -119,7 +119,7 @@ class WorkerWatch:
 
 def test_the_settings_force_parallel_plans(par_tables):
     """Control: without a policy the same query runs with parallel workers, and the watcher sees them."""
-    with connect_direct(par_tables) as conn:
+    with par_tables.connect("app", "app") as conn:
         forced(conn)
         plan = explain(conn, "SELECT owner, count(*) FROM par_plain GROUP BY owner")
         assert "Gather" in plan and "Workers Launched: 2" in plan, plan
@@ -133,7 +133,7 @@ def test_the_settings_force_parallel_plans(par_tables):
 @pytest.mark.parametrize("table", ["par_bare", "par_initplan"])
 def test_rls_is_correct_and_never_parallel(par_tables, scale_minter, table, local):
     query = f"SELECT owner, count(*) FROM {table} GROUP BY owner ORDER BY owner"
-    with connect_direct(par_tables) as conn, WorkerWatch(par_tables) as watch:
+    with par_tables.connect("app", "app") as conn, WorkerWatch(par_tables) as watch:
         forced(conn, loaded=True)
         # the first read of the connection, with no session yet
         assert conn.execute(query).fetchall() == []
@@ -155,7 +155,7 @@ def test_rls_is_correct_and_never_parallel(par_tables, scale_minter, table, loca
 @pytest.mark.parametrize("call", list(DIRECT))
 def test_every_reader_keeps_the_query_serial(par_tables, scale_minter, call):
     query = f"SELECT owner, count(*) FROM par_plain WHERE {DIRECT[call]} GROUP BY owner"
-    with connect_direct(par_tables) as conn, WorkerWatch(par_tables) as watch:
+    with par_tables.connect("app", "app") as conn, WorkerWatch(par_tables) as watch:
         forced(conn, loaded=True)
         conn.execute("BEGIN")
         conn.execute("SELECT auth.jwt_session_init(%s, true)",
@@ -171,7 +171,7 @@ def test_a_policy_keeps_the_whole_query_serial(par_tables, scale_minter):
     """The price of PARALLEL UNSAFE: a join of a policy table with a plain one
     runs serially on both sides (and stays correct)."""
     query = "SELECT count(*), min(i.owner), max(i.owner) FROM par_plain p JOIN par_initplan i USING (n)"
-    with connect_direct(par_tables) as conn, WorkerWatch(par_tables) as watch:
+    with par_tables.connect("app", "app") as conn, WorkerWatch(par_tables) as watch:
         forced(conn, loaded=True)
         conn.execute("BEGIN")
         conn.execute("SELECT auth.jwt_session_init(%s, true)", [scale_minter.token(ME)])
@@ -187,7 +187,7 @@ def test_first_use_of_a_connection_starts_no_worker(par_tables, scale_minter):
     under force_parallel_mode none of them may launch a parallel worker either."""
     with WorkerWatch(par_tables) as watch:
         for _ in range(5):
-            with connect_direct(par_tables) as conn:
+            with par_tables.connect("app", "app") as conn:
                 forced(conn)
                 conn.execute("BEGIN")
                 conn.execute("SELECT auth.jwt_session_init(%s, true)", [scale_minter.token(ME)])
@@ -198,7 +198,7 @@ def test_first_use_of_a_connection_starts_no_worker(par_tables, scale_minter):
 
 def test_markings(par_tables):
     """The chosen markings: every auth.* function PARALLEL UNSAFE; readers STABLE, the inits VOLATILE."""
-    with connect_direct(par_tables) as conn:
+    with par_tables.connect("app", "app") as conn:
         rows = conn.execute("""
             SELECT p.proname, p.provolatile, p.proparallel
               FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -241,7 +241,7 @@ def test_evidence_parallel_safe_fails_in_workers(par_tables, remarked, scale_min
     an interpreter and must read the connection-start key in a subtransaction,
     which parallel mode forbids.  If this test starts failing, revisit the marking."""
     db = remarked("SAFE")
-    with connect_direct(par_tables, dbname=db) as conn:
+    with par_tables.connect("app", db) as conn:
         forced(conn)
         conn.execute("BEGIN")
         conn.execute("SELECT auth.jwt_session_init(%s, true)", [scale_minter.token(ME)])
@@ -255,11 +255,11 @@ def test_evidence_parallel_restricted_fails_in_the_leader(par_tables, remarked, 
     connection's first read (it loads the key) and any refusal (it records the
     error) break.  If this test starts failing, revisit the marking."""
     db = remarked("RESTRICTED")
-    with connect_direct(par_tables, dbname=db) as conn:
+    with par_tables.connect("app", db) as conn:
         forced(conn)
         with sql_error(*PARALLEL_MODE_ERROR):  # first read of the connection: expected []
             conn.execute("SELECT owner, count(*) FROM par_initplan GROUP BY owner")
-    with connect_direct(par_tables, dbname=db) as conn:
+    with par_tables.connect("app", db) as conn:
         forced(conn)
         conn.execute("SELECT auth.jwt_session_init(%s)", [scale_minter.token(ME)])
         plan = explain(conn, "SELECT owner, count(*) FROM par_initplan GROUP BY owner")
