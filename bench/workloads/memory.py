@@ -26,24 +26,17 @@ from typing import Dict, List
 
 from common import BenchEnv, Section, Sizes, Table, TargetRow, median
 
+from pg_session_jwt.cluster import backend_memory
+
 TITLE = "Memory"
 FIELDS = ("VmRSS", "RssAnon", "RssFile", "RssShmem")
 TABLE_ROWS = 10_000
 
 
 def proc_status(pid: int) -> Dict[str, float]:
-    """The memory lines of /proc/PID/status, in MiB."""
-    found: Dict[str, float] = {}
-    try:
-        f = open(f"/proc/{pid}/status")
-    except PermissionError as e:
-        raise PermissionError(f"{e}: run the benchmark as root or as the server's OS user") from e
-    with f:
-        for line in f:
-            name, _, rest = line.partition(":")
-            if name in FIELDS:
-                found[name] = int(rest.split()[0]) / 1024
-    return found
+    """The backend's memory lines that the report shows, in MiB."""
+    found = backend_memory(pid)
+    return {name: found[name] / 1024 for name in FIELDS if name in found}
 
 
 def prepare(env: BenchEnv) -> None:

@@ -28,6 +28,25 @@ def default_bindir() -> str:
     return subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True).stdout.strip()
 
 
+def backend_memory(pid: int) -> Dict[str, int]:
+    """The ``Vm*`` and ``Rss*`` lines of a server process's ``/proc/PID/status``, in KiB.
+
+    The server runs as another OS user as soon as this process is root, so
+    reading needs root or that user.
+    """
+    found = {}
+    try:
+        f = open(f"/proc/{pid}/status")
+    except PermissionError as e:
+        raise PermissionError(f"{e}: run as root or as the server's OS user") from e
+    with f:
+        for line in f:
+            name, _, value = line.partition(":")
+            if name.startswith(("Vm", "Rss")):
+                found[name] = int(value.split()[0])
+    return found
+
+
 class Cluster:
     """One private PostgreSQL server; use as a context manager."""
 

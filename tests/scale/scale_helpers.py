@@ -174,14 +174,3 @@ def run_workload(connect, minter, clients: int, per_client: int, local: bool = T
     for th in threads:
         th.join()
     return stats
-
-
-def proc_status(pid: int) -> Dict[str, int]:
-    """VmRSS, RssAnon, … of a process, in kB (root may read any backend's)."""
-    found = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            name, _, value = line.partition(":")
-            if name.startswith(("Vm", "Rss")):
-                found[name] = int(value.split()[0])
-    return found

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from scale_helpers import proc_status
 
-from pg_session_jwt.cluster import default_bindir
+from pg_session_jwt.cluster import backend_memory, default_bindir
 
 CLIENTS = 16
 SECONDS = int(os.environ.get("SCALE_PGBENCH_SECONDS", "20"))
@@ -84,7 +83,7 @@ def ten_thousand_logins(scale_cluster, bench_tokens, scale_minter):
         tokens = [t for t, in conn.execute("SELECT token FROM tokens ORDER BY id")]
         pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
         conn.execute("SELECT auth.init()")
-        memory = {"start": proc_status(pid)}
+        memory = {"start": backend_memory(pid)}
         block_seconds = []
         t0 = time.perf_counter()
         for n, token in enumerate(tokens, 1):
@@ -93,7 +92,7 @@ def ten_thousand_logins(scale_cluster, bench_tokens, scale_minter):
                 block_seconds.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
                 if n in (1000, 2000, 10_000):
-                    memory[f"local {n}"] = proc_status(pid)
+                    memory[f"local {n}"] = backend_memory(pid)
         assert conn.execute("SELECT auth.user_id()").fetchone()[0] is None
         overflow = []
         for sub in ["p10001", "p2"]:  # a new subject at the cap; one still remembered
@@ -103,7 +102,7 @@ def ten_thousand_logins(scale_cluster, bench_tokens, scale_minter):
         for n, token in enumerate(tokens, 1):  # jti increases with id, as the session-level rule needs
             conn.execute("SELECT auth.jwt_session_init(%s)", [token])
             if n in (1000, 10_000):
-                memory[f"session {n}"] = proc_status(pid)
+                memory[f"session {n}"] = backend_memory(pid)
         assert conn.execute("SELECT auth.user_id()").fetchone()[0] == "p10000"
     mb = lambda kb: f"{kb / 1024:.1f} MB"  # noqa: E731
     print("\nbackend memory (VmRSS / RssAnon):")
