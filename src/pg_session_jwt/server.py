@@ -130,12 +130,7 @@ def _current(jwt: str | None, claims: str | None, audit: str | None) -> Claims |
     return found
 
 
-# --- entry points: one per PL/Python function ------------------------------
-
-
-def start_session(jwt: str | None, audit: str | None, local: bool | None) -> str | None:
-    """``auth._start()``: ``auth.init()`` passes no token, ``auth.jwt_session_init()`` one."""
-    return init() if jwt is None else jwt_session_init(jwt, audit, local)
+# --- entry points: one per SQL function -------------------------------------
 
 
 def init() -> str | None:

@@ -207,7 +207,7 @@ def test_jwt_session_init_is_inlined(connect, call):
     NULL argument is handled by the body, see the two tests above)."""
     plan = "\n".join(row[0] for row in connect().execute(
         f"EXPLAIN (VERBOSE, COSTS OFF) SELECT {call} FROM (VALUES ('x')) AS v(t)"))
-    assert "auth._start(" in plan and "auth.jwt_session_init(" not in plan, plan
+    assert "auth._jwt_session_init(" in plan and "auth.jwt_session_init(" not in plan, plan
 
 
 def test_accepted_tokens_never_load_plpgsql(connect, minter):
