@@ -157,6 +157,13 @@ def paired_ratio(ours: Sequence[float], peer: Sequence[float]) -> float:
     return median([o / p for o, p in zip(ours, peer)])
 
 
+def paired_difference(ours: Sequence[float], peer: Sequence[float]) -> float:
+    """The median of ``ours[i] - peer[i]``, for samples taken back to back (see :func:`paired_ratio`)."""
+    if len(ours) != len(peer):
+        raise ValueError(f"unpaired samples: {len(ours)} against {len(peer)}")
+    return median([o - p for o, p in zip(ours, peer)])
+
+
 def paired_note(what: str, paired: float, of_medians: float, digits: int = 2) -> str:
     """The sentence that says how a target's ratio was taken, beside the ratio of the medians."""
     return (f"The ratio against the target is the median of {what}: {paired:.{digits}f}x; the ratio of the "
@@ -212,9 +219,10 @@ class BenchEnv:
         self._extra = {k: v for k, v in realistic_claims().items() if k not in ("sub", "iat", "exp")}
         self._server_info: Optional[Dict[str, str]] = None
 
-    def setup(self) -> None:
-        self.cluster.create_app_database(DB, ROLE)
-        with self.superuser() as su:
+    def setup(self, dbname: str = DB, version: Optional[str] = None) -> None:
+        """The bench database (or another, with another version of the extension) and its peers' set-up."""
+        self.cluster.create_app_database(dbname, ROLE, version)
+        with self.cluster.connect(dbname=dbname) as su:
             su.execute("CREATE EXTENSION pgcrypto")
             su.execute("CREATE SCHEMA bench")
             su.execute(f"GRANT USAGE ON SCHEMA bench TO {ROLE}")

@@ -39,8 +39,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import psycopg  # noqa: E402
-from psycopg import sql  # noqa: E402
-from common import DB, ROLE, BenchEnv, median, paired_ratio, rotated, step_median  # noqa: E402
+from common import (DB, ROLE, BenchEnv, median, paired_difference, paired_ratio, rotated,  # noqa: E402
+                    step_median)
 from workloads import cold_connect, session_start  # noqa: E402
 
 from pg_session_jwt.client import startup_options  # noqa: E402
@@ -68,20 +68,6 @@ def build_reference(rev: str, extension_dir: Path, workdir: Path) -> Tuple[str, 
         command += ["--code-dir", str(extension_dir), "--code-out", str(written[-1])]
     subprocess.run(command, check=True)
     return version, written
-
-
-def create_reference_db(cluster: Cluster, version: str) -> None:
-    with cluster.connect() as su:
-        su.execute(f"CREATE DATABASE {REF_DB}")
-        su.execute(f"GRANT CREATE ON DATABASE {REF_DB} TO {ROLE}")
-    with cluster.connect(dbname=REF_DB) as su:
-        su.execute("CREATE EXTENSION plpython3u")
-        su.execute(f"GRANT CREATE ON SCHEMA public TO {ROLE}")
-        su.execute("CREATE SCHEMA bench")
-        su.execute(f"GRANT USAGE ON SCHEMA bench TO {ROLE}")
-        su.execute("CREATE FUNCTION public.py_floor() RETURNS int LANGUAGE plpython3u AS 'return 1'")
-    with cluster.connect(user=ROLE, dbname=REF_DB) as app:
-        app.execute(sql.SQL("CREATE EXTENSION pg_session_jwt VERSION {}").format(sql.Literal(version)))
 
 
 def cold(env: BenchEnv, dsns: Dict[str, str], rounds: int) -> Dict[str, List[float]]:
@@ -156,7 +142,7 @@ def main(argv=None) -> int:
         with Cluster() as cluster:
             env = BenchEnv(cluster)
             env.setup()
-            create_reference_db(cluster, version)
+            env.setup(REF_DB, version)
             options = startup_options(jwk=env.public_jwk)
             dsns = {"this": cluster.dsn(ROLE, DB, options=options), "ref": cluster.dsn(ROLE, REF_DB, options=options)}
             c = cold(env, dsns, args.rounds)
@@ -171,7 +157,7 @@ def main(argv=None) -> int:
     for build in ("this", "ref"):
         print(f"| {build} | {median(c[build]):.2f} | {paired_ratio(c[build], c['floor']):.2f}x |")
     print(f"| PL/Python floor | {median(c['floor']):.2f} | |\n")
-    difference = median([this - ref for this, ref in zip(c["this"], c["ref"])])
+    difference = paired_difference(c["this"], c["ref"])
     print(f"this build minus {args.against}, per round (median of the paired differences): {difference:+.2f} ms\n")
     print("| session start | median µs | vs bare verify, same database (paired) |\n|---|---:|---:|")
     for build in ("this", "ref"):
@@ -183,7 +169,7 @@ def main(argv=None) -> int:
     for build in ("this", "ref"):
         print(f"| {build} | {median(w[build + ' unprepared']):.1f} | {median(w[build + ' prepared']):.1f} |")
     for mode in ("unprepared", "prepared"):
-        difference = median([this - ref for this, ref in zip(w[f"this {mode}"], w[f"ref {mode}"])])
+        difference = paired_difference(w[f"this {mode}"], w[f"ref {mode}"])
         print(f"\nthis build minus {args.against}, {mode}, per call (median of the paired differences): "
               f"{difference:+.1f} µs", end="")
     print()

@@ -125,11 +125,12 @@ def run(env: BenchEnv, sizes: Sizes) -> Section:
     tokens = env.tokens(n + 2)
     samples: Dict[str, List[float]] = {name: [] for name in VARIANTS}
     names = list(VARIANTS)
+    dsn = env.dsn()
 
     def measure(name: str, i: int) -> float:
         if name == "ours":
-            return session_start_seconds(env.dsn(), tokens[i])
-        return statement_seconds(env.dsn(), "SELECT public.py_floor()" if name == "py_floor" else "SELECT 1")
+            return session_start_seconds(dsn, tokens[i])
+        return statement_seconds(dsn, "SELECT public.py_floor()" if name == "py_floor" else "SELECT 1")
 
     for i in range(2):  # warm-up: page cache, the catalog caches of a new database
         for name in names:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Dict, Optional
 
 import psycopg
-from psycopg import conninfo
+from psycopg import conninfo, sql
 
 
 def default_bindir() -> str:
@@ -108,9 +108,10 @@ class Cluster:
     def connect(self, user: str = "postgres", dbname: str = "postgres", **kw) -> psycopg.Connection:
         return psycopg.connect(self.dsn(user, dbname), autocommit=True, **kw)
 
-    def create_app_database(self, dbname: str, role: str) -> None:
+    def create_app_database(self, dbname: str, role: str, version: Optional[str] = None) -> None:
         """A database where ``role`` (a plain login role) may CREATE EXTENSION
-        pg_session_jwt, after the superuser-only step of creating plpython3u."""
+        pg_session_jwt, after the superuser-only step of creating plpython3u;
+        ``role`` then creates it (its default version, or ``version``)."""
         with self.connect() as su:
             if not su.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
                 su.execute(f'CREATE ROLE "{role}" LOGIN')
@@ -120,4 +121,7 @@ class Cluster:
             su.execute("CREATE EXTENSION plpython3u")
             su.execute(f'GRANT CREATE ON SCHEMA public TO "{role}"')
         with self.connect(user=role, dbname=dbname) as app:
-            app.execute("CREATE EXTENSION pg_session_jwt")
+            if version is None:
+                app.execute("CREATE EXTENSION pg_session_jwt")
+            else:
+                app.execute(sql.SQL("CREATE EXTENSION pg_session_jwt VERSION {}").format(sql.Literal(version)))
