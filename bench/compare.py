@@ -44,15 +44,15 @@ from common import (DB, ROLE, BenchEnv, median, paired_difference, paired_ratio,
 from workloads import cold_connect, session_start  # noqa: E402
 
 from pg_session_jwt.client import startup_options  # noqa: E402
-from pg_session_jwt.cluster import Cluster, default_bindir  # noqa: E402
+from pg_session_jwt.cluster import Cluster, extension_dir  # noqa: E402
 
 REF_DB = "bench_ref"
 
 
-def build_reference(rev: str, extension_dir: Path, workdir: Path) -> Tuple[str, List[Path]]:
+def build_reference(rev: str, directory: Path, workdir: Path) -> Tuple[str, List[Path]]:
     """Generate REV's install script (and its code file, for revisions that
-    have one) into the extension directory; return its scratch version and
-    the files written."""
+    have one) into ``directory``, the server's extension directory; return
+    its scratch version and the files written."""
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src", "sql", "tools"],
                              capture_output=True, check=True).stdout
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
@@ -60,12 +60,12 @@ def build_reference(rev: str, extension_dir: Path, workdir: Path) -> Tuple[str, 
     init = (workdir / "src" / "pg_session_jwt" / "__init__.py").read_text()
     version = re.search(r'__version__ = "([^"]+)"', init).group(1) + "-ref"
     tool = workdir / "tools" / "build_sql.py"
-    script = extension_dir / f"pg_session_jwt--{version}.sql"
+    script = directory / f"pg_session_jwt--{version}.sql"
     command = [sys.executable, str(tool), "--version", version, "--out", str(script)]
     written = [script]
     if "--code-dir" in tool.read_text():  # revisions that read their code from a file
-        written.append(extension_dir / f"pg_session_jwt--{version}.marshal")
-        command += ["--code-dir", str(extension_dir), "--code-out", str(written[-1])]
+        written.append(directory / f"pg_session_jwt--{version}.marshal")
+        command += ["--code-dir", str(directory), "--code-out", str(written[-1])]
     subprocess.run(command, check=True)
     return version, written
 
@@ -134,10 +134,8 @@ def main(argv=None) -> int:
     ap.add_argument("--chunks", type=int, default=20, help="session-start chunks of 100 calls (default 20)")
     ap.add_argument("--calls", type=int, default=500, help="client calls per build and mode (default 500)")
     args = ap.parse_args(argv)
-    extension_dir = Path(subprocess.run([str(Path(default_bindir()) / "pg_config"), "--sharedir"],
-                                        capture_output=True, text=True, check=True).stdout.strip()) / "extension"
     with tempfile.TemporaryDirectory() as workdir:
-        version, written = build_reference(args.against, extension_dir, Path(workdir))
+        version, written = build_reference(args.against, extension_dir(), Path(workdir))
     try:
         with Cluster() as cluster:
             env = BenchEnv(cluster)

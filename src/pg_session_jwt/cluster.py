@@ -28,6 +28,14 @@ def default_bindir() -> str:
     return subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True).stdout.strip()
 
 
+def extension_dir() -> Path:
+    """The extension directory of the server :func:`default_bindir` names, where
+    ``make install`` puts the scripts and the code file."""
+    pg_config = Path(default_bindir()) / "pg_config"
+    sharedir = subprocess.run([str(pg_config), "--sharedir"], capture_output=True, text=True, check=True).stdout
+    return Path(sharedir.strip()) / "extension"
+
+
 def backend_memory(pid: int) -> Dict[str, int]:
     """The ``Vm*`` and ``Rss*`` lines of a server process's ``/proc/PID/status``, in KiB.
 

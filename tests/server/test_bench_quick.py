@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pg_session_jwt.cluster import default_bindir
+from pg_session_jwt.cluster import extension_dir
 
 RUN = Path(__file__).resolve().parents[2] / "bench" / "run.py"
 SECTIONS = ["## 1. RLS filter", "## 2. Session start", "## 3. Cold connection", "## 4. Memory", "## 5. Scaling"]
@@ -38,6 +38,4 @@ def test_compare_against_this_revision():
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     for row in ("| this |", "| ref |", "| PL/Python floor |"):
         assert row in done.stdout, row
-    pg_config = Path(default_bindir()) / "pg_config"
-    sharedir = subprocess.run([str(pg_config), "--sharedir"], capture_output=True, text=True, check=True).stdout
-    assert list(Path(sharedir.strip(), "extension").glob("pg_session_jwt--*-ref.*")) == []  # script, code file
+    assert list(extension_dir().glob("pg_session_jwt--*-ref.*")) == []  # script, code file

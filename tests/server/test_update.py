@@ -18,7 +18,7 @@ from helpers import code_file, loader_body, scalar, sql_error
 
 from pg_session_jwt import __version__
 from pg_session_jwt.client import startup_options
-from pg_session_jwt.cluster import default_bindir
+from pg_session_jwt.cluster import extension_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 NEXT = __version__ + "-next"
@@ -27,14 +27,12 @@ NEXT = __version__ + "-next"
 @pytest.fixture
 def update_script():
     """The update script to NEXT and NEXT's code file, in the server's extension directory."""
-    sharedir = subprocess.run([str(Path(default_bindir()) / "pg_config"), "--sharedir"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-    extension_dir = Path(sharedir) / "extension"
-    path = extension_dir / f"pg_session_jwt--{__version__}--{NEXT}.sql"
-    code = extension_dir / f"pg_session_jwt--{NEXT}.marshal"
+    directory = extension_dir()
+    path = directory / f"pg_session_jwt--{__version__}--{NEXT}.sql"
+    code = directory / f"pg_session_jwt--{NEXT}.marshal"
     subprocess.run([sys.executable, str(ROOT / "tools" / "build_sql.py"), "--template",
                     str(ROOT / "sql" / "update.sql.in"), "--version", NEXT, "--out", str(path),
-                    "--code-dir", str(extension_dir), "--code-out", str(code)], check=True)
+                    "--code-dir", str(directory), "--code-out", str(code)], check=True)
     yield path
     path.unlink()
     code.unlink()
