@@ -6,9 +6,9 @@ file that ``make install`` puts beside the scripts, in the server's
 extension directory; the loader (auth._load(), and auth._init() for a
 connection that starts with auth.init()) reads it and registers the
 modules as a private package when a connection first needs them; every
-other PL/Python body is a few lines that call into that package.  So the package stays the
-single source of the logic, and each version reads the code of its own
-version.
+other PL/Python body is a few lines that call into that package.  So the
+package stays the single source of the logic, and each version reads the
+code of its own version.
 
     build_sql.py --code-out sql/pg_session_jwt--0.5.0.marshal
     build_sql.py --code-dir "$(pg_config --sharedir)/extension" --out sql/pg_session_jwt--0.5.0.sql
