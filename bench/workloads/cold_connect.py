@@ -8,6 +8,9 @@ result (closing is not timed):
              SELECT auth.user_id()      (three statements, as a client sends them)
   py_floor   connect; SELECT public.py_floor()   (a PL/Python function returning 1:
              the interpreter start that any PL/Python code pays)
+  py_verify  connect; SELECT bench.py_cold_verify(tok)   (a bare PL/Python Ed25519
+             verifier: the floor plus what any verifier loads, PyNaCl's libsodium,
+             and one crypto_sign_open; reported beside the target, not in it)
   select1    connect; SELECT 1
 
 The variants are interleaved connection by connection (the order rotates),
@@ -31,8 +34,8 @@ from typing import Dict, List, Optional, Tuple
 
 import psycopg
 
-from common import (BenchEnv, Section, Sizes, Table, TargetRow, median, paired_note, paired_ratio, quantile,
-                    rotated)
+from common import (BenchEnv, Section, Sizes, Table, TargetRow, median, paired_difference, paired_note, paired_ratio,
+                    quantile, rotated)
 
 TITLE = "Cold connection"
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -53,12 +56,12 @@ def session_start_seconds(dsn: str, token: str) -> float:
     return elapsed
 
 
-def statement_seconds(dsn: str, sql: str) -> float:
+def statement_seconds(dsn: str, sql: str, params: Optional[List[str]] = None) -> float:
     """A new connection and one statement that returns 1."""
     start = time.perf_counter()
     conn = psycopg.connect(dsn, autocommit=True)
     try:
-        assert conn.execute(sql).fetchone()[0] == 1
+        assert conn.execute(sql, params).fetchone()[0] == 1
         elapsed = time.perf_counter() - start
     finally:
         conn.close()
@@ -113,9 +116,37 @@ def breakdown(env: BenchEnv, rounds: int, tokens: List[str]) -> Table:
                  align="lrr")
 
 
+# The least a PL/Python Ed25519 verifier loads and does on a new connection:
+# the binding ours uses (with sodium_init(), as ours calls it), base64url by
+# binascii, one crypto_sign_open against a key baked into the body.
+PY_COLD_VERIFY = """
+CREATE OR REPLACE FUNCTION bench.py_cold_verify(token text) RETURNS int LANGUAGE plpython3u AS $py$
+import binascii
+from nacl._sodium import ffi, lib
+lib.sodium_init()
+signing_input, _, sig = token.rpartition(".")
+sm = binascii.a2b_base64(sig.replace("-", "+").replace("_", "/") + "=" * (-len(sig) % 4)) + signing_input.encode()
+return int(lib.crypto_sign_open(ffi.new("unsigned char[]", len(sm)), ffi.NULL, sm, len(sm), PK) == 0)
+$py$"""
+PY_COLD_VERIFY_CALL = "SELECT bench.py_cold_verify(%s)"
+
+
+def create_cold_verifier(env: BenchEnv, token: str) -> None:
+    """Create the bare verifier and check that it verifies: a valid token passes, a forged one does not."""
+    with env.superuser() as su:
+        su.execute(PY_COLD_VERIFY.replace("PK", f"bytes.fromhex({env.public_key.hex()!r})"))
+    head, payload, sig = token.split(".")
+    forged = f"{head}.{payload[:-1]}{'A' if payload[-1] != 'A' else 'B'}.{sig}"
+    with env.connect() as conn:
+        answers = [conn.execute(PY_COLD_VERIFY_CALL, [t]).fetchone()[0] for t in (token, forged)]
+    if answers != [1, 0]:
+        raise AssertionError(f"bench.py_cold_verify answered {answers} for a valid and a forged token")
+
+
 VARIANTS = {
     "ours": "connect + `auth.init()` + `auth.jwt_session_init()` + `auth.user_id()`",
     "py_floor": "connect + `SELECT public.py_floor()` (PL/Python floor)",
+    "py_verify": "connect + a bare PL/Python Ed25519 verify (`bench.py_cold_verify(tok)`)",
     "select1": "connect + `SELECT 1`",
 }
 
@@ -123,6 +154,7 @@ VARIANTS = {
 def run(env: BenchEnv, sizes: Sizes) -> Section:
     n = sizes.cold_connections
     tokens = env.tokens(n + 2)
+    create_cold_verifier(env, tokens[-1])
     samples: Dict[str, List[float]] = {name: [] for name in VARIANTS}
     names = list(VARIANTS)
     dsn = env.dsn()
@@ -130,6 +162,8 @@ def run(env: BenchEnv, sizes: Sizes) -> Section:
     def measure(name: str, i: int) -> float:
         if name == "ours":
             return session_start_seconds(dsn, tokens[i])
+        if name == "py_verify":
+            return statement_seconds(dsn, PY_COLD_VERIFY_CALL, [tokens[i]])
         return statement_seconds(dsn, "SELECT public.py_floor()" if name == "py_floor" else "SELECT 1")
 
     for i in range(2):  # warm-up: page cache, the catalog caches of a new database
@@ -160,6 +194,12 @@ def run(env: BenchEnv, sizes: Sizes) -> Section:
     section.notes.append(f"Beyond the PL/Python floor, our session start costs "
                          f"{med['ours'] - med['py_floor']:.2f} ms on a cold connection; PL/Python's own start "
                          f"costs {med['py_floor'] - med['select1']:.2f} ms over `select 1`.")
+    section.notes.append(
+        f"Against the bare PL/Python verifier (the floor, PyNaCl's libsodium and one Ed25519 verify: the least "
+        f"any PL/Python verifier pays on a new connection), ours is "
+        f"{paired_ratio(samples['ours'], samples['py_verify']):.2f}x (per-round ratios; "
+        f"{paired_difference(samples['ours'], samples['py_verify']):.2f} ms more). Not a target: reported so the "
+        "cost of the binding can be told apart from ours.")
 
     section.tables.append(breakdown(env, max(1, n // 2), env.tokens(max(1, n // 2))))
     section.notes.append("The second table splits the difference: each row is a new connection whose "
