@@ -78,14 +78,15 @@ class TargetRow:
     unit: str = "x"
     short: str = ""  # the chart's label
 
-
     @property
     def met(self) -> bool:
         return self.value <= self.limit
 
     @property
     def value_text(self) -> str:
-        return f"{self.value:.2f}x" if self.unit == "x" else f"{self.value:+.2f} MiB"
+        """Two decimals; three when two would round the value onto its limit and hide which side it is on."""
+        digits = 3 if round(self.value, 2) == round(self.limit, 2) and self.value != self.limit else 2
+        return f"{self.value:.{digits}f}x" if self.unit == "x" else f"{self.value:+.{digits}f} MiB"
 
     @property
     def target_text(self) -> str:

@@ -4,9 +4,12 @@ Only that it runs: the numbers are not checked (a shared 2-core machine is
 too noisy for timing assertions in a test suite).
 """
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from pg_session_jwt.cluster import extension_dir
 
@@ -39,3 +42,27 @@ def test_compare_against_this_revision():
     for row in ("| this |", "| ref |", "| PL/Python floor |"):
         assert row in done.stdout, row
     assert list(extension_dir().glob("pg_session_jwt--*-ref.*")) == []  # script, code file
+
+
+@pytest.fixture(scope="module")
+def bench_common():
+    """bench/common.py, imported by path (bench/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("bench_common", RUN.parent / "common.py")
+    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)  # dataclasses look it up
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules[spec.name]
+
+
+@pytest.mark.parametrize("value, text, met", [
+    (1.00, "1.00x", True),
+    (1.054, "1.054x", False),  # "1.05x" beside "≤ 1.05x" would hide the miss
+    (1.046, "1.046x", True),
+    (1.05, "1.05x", True),
+    (1.29, "1.29x", False),
+])
+def test_summary_ratio_shows_which_side_of_the_limit(bench_common, value, text, met):
+    row = bench_common.TargetRow(workload="w", ours="", peers="", value=value, limit=1.05)
+    assert (row.value_text, row.met) == (text, met)
