@@ -205,6 +205,13 @@ def b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def tampered(token: str) -> str:
+    """``token`` with one payload character changed (not the last, whose
+    spare bits could make the change invisible): a verifier must refuse it."""
+    head, payload, sig = token.split(".")
+    return head + "." + payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1] + "." + sig
+
+
 # --- the environment ------------------------------------------------------------
 
 class BenchEnv:

@@ -35,7 +35,8 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from common import BenchEnv, Section, Sizes, Table, TargetRow, paired_note, paired_ratio, quantile, rotated, step_median
+from common import (BenchEnv, Section, Sizes, Table, TargetRow, paired_note, paired_ratio, quantile, rotated,
+                    step_median, tampered)
 
 TITLE = "Session start"
 
@@ -143,18 +144,13 @@ def create_functions(env: BenchEnv) -> None:
             su.execute(LOOP.format(name=name, call=call, check=check))
 
 
-def _tamper(token: str) -> str:
-    head, payload, sig = token.split(".")
-    return head + "." + payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1] + "." + sig
-
-
 def check_peers(conn, env: BenchEnv, token: str) -> None:
     """Each peer must accept the token and refuse a tampered one, or they would time different work."""
     hs = env.hs256_twin(token)
     for sql, good, bad in [
-        ("SELECT bench.py_verify_bindings(%s)", token, _tamper(token)),
-        ("SELECT bench.py_verify_ffi(%s)", token, _tamper(token)),
-        ("SELECT valid FROM bench.hs256_verify(%s, %s)", hs, _tamper(hs)),
+        ("SELECT bench.py_verify_bindings(%s)", token, tampered(token)),
+        ("SELECT bench.py_verify_ffi(%s)", token, tampered(token)),
+        ("SELECT valid FROM bench.hs256_verify(%s, %s)", hs, tampered(hs)),
     ]:
         args = lambda tok: [tok, env.hs256_secret] if "hs256" in sql else [tok]  # noqa: E731
         if conn.execute(sql, args(good)).fetchone()[0] is not True:
