@@ -178,3 +178,41 @@ def rsa_key(bits: int = 2048, exponent: int = 65537):
 def key_set(*issuers: Issuer, **extra: Any) -> Dict[str, Any]:
     """``{"keys": [...]}`` of these issuers' public JWKs."""
     return {"keys": [i.jwk for i in issuers], **extra}
+
+
+def p521_short_coordinate(kid: str = "authlib-p521") -> Issuer:
+    """An ES512 key published as Authlib does: ``x`` without its leading zero
+    byte (65 bytes where RFC 7518 requires 66).  About half of all P-521 keys
+    have that zero byte; this draws keys until one does."""
+    while True:
+        key = ec.generate_private_key(ec.SECP521R1())
+        x = key.public_key().public_numbers().x
+        if x.bit_length() <= 65 * 8:
+            short = Issuer("ES512", key, kid)
+            short.jwk["x"] = uint(x)
+            assert len(b64url.decode(short.jwk["x"])) < 66
+            return short
+
+
+def unusable_keys() -> Dict[str, tuple]:
+    """Keys that real providers publish and this server cannot verify with:
+    name -> (the public JWK, a phrase of the reason the server gives)."""
+    x25519 = b64url.encode(bytes(32 * [9]))
+    k1 = ec.generate_private_key(ec.SECP256K1()).public_key().public_numbers()
+    rsa_jwk = issuer("RS256", "unusable").jwk
+    return {
+        "p521-short-x": (p521_short_coordinate().jwk, "must hold 66 bytes"),
+        "x25519": ({"kty": "OKP", "crv": "X25519", "x": x25519, "kid": "x25519"}, "'X25519'"),
+        "ed448": ({"kty": "OKP", "crv": "Ed448", "x": b64url.encode(bytes(57)), "kid": "ed448"}, "'Ed448'"),
+        "secp256k1": ({"kty": "EC", "crv": "secp256k1", "x": uint(k1.x, 32), "y": uint(k1.y, 32), "kid": "k1"},
+                      "unsupported 'crv': 'secp256k1'"),
+        "akp-ml-dsa": ({"kty": "AKP", "alg": "ML-DSA-44", "pub": b64url.encode(bytes(1312)), "kid": "pq"},
+                       "unsupported 'kty': 'AKP'"),
+        "rsa-oaep": (dict(rsa_jwk, alg="RSA-OAEP", kid="oaep"), "'alg' 'RSA-OAEP' does not fit"),
+        "rsa-1024": (dict(public_jwk(rsa_key(1024)), kid="weak"), "modulus of 1024 bits"),
+        "rsa-no-n": ({"kty": "RSA", "e": "AQAB", "kid": "no-n"}, "'n' is missing"),
+        "ec-bad-base64": (dict(issuer("ES256", "unusable").jwk, x="not base64!", kid="garbled"), "'x'"),
+        "use-enc": (dict(rsa_jwk, use="enc", kid="enc"), "not a signature verification key"),
+        "key-ops-encrypt": (dict(rsa_jwk, key_ops=["encrypt"], kid="ops"), "not a signature verification key"),
+        "not-an-object": ("a string", "not a JSON object"),
+    }

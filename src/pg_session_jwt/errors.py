@@ -49,6 +49,20 @@ def bad_key_set(detail: str | None = None) -> JWTError:
     return JWTError(DATATYPE_MISMATCH, "pg_session_jwt.jwk holds an invalid JWK set", detail)
 
 
+MAX_DETAIL_KEYS = 10  # skipped keys named in one error detail
+
+
+def no_usable_key(skipped: list[str]) -> JWTError:
+    """Every key of the set was skipped: ``skipped`` says which and why."""
+    named = skipped[:MAX_DETAIL_KEYS] + ([f"and {len(skipped) - MAX_DETAIL_KEYS} more"]
+                                         if len(skipped) > MAX_DETAIL_KEYS else [])
+    return JWTError(
+        DATATYPE_MISMATCH,
+        "pg_session_jwt.jwk holds no key this server can verify with",
+        "skipped: " + "; ".join(named) if named else "the set is empty",
+    )
+
+
 def symmetric_jwk() -> JWTError:
     return JWTError(
         DATATYPE_MISMATCH,
@@ -98,8 +112,11 @@ def missing_alg() -> JWTError:
     return JWTError(CHECK_VIOLATION, "JWT header must name its 'alg' for RSA and EC keys")
 
 
-def unknown_kid(kid: object) -> JWTError:
-    return JWTError(CHECK_VIOLATION, f"no key in pg_session_jwt.jwk has the JWT's kid {kid!r}", f"kid={kid!r}")
+def unknown_kid(kid: object, skipped_because: str | None = None) -> JWTError:
+    """No usable key has the token's ``kid``; the set's key of that ``kid``
+    may have been skipped, and the detail then says why."""
+    detail = f"kid={kid!r}" + ("" if skipped_because is None else f"; that key was skipped: {skipped_because}")
+    return JWTError(CHECK_VIOLATION, f"no key in pg_session_jwt.jwk has the JWT's kid {kid!r}", detail)
 
 
 def unsupported_crit(crit: object) -> JWTError:

@@ -4,6 +4,13 @@ The setting holds one JWK or a set ``{"keys": [...]}``.  ``KEY_TYPES`` is
 the registry from ``kty`` to a key class; each key knows the algorithms it
 verifies (from :mod:`jwa`), its signature length and its ``kid``.
 
+A set is the identity provider's, not ours: it may publish keys this server
+cannot verify with (another curve, an encryption key, a member one byte
+short).  Such a key is skipped, with the reason kept for a warning, and the
+set fails only when no usable key remains; a secret (``oct``) or private
+key anywhere still refuses the whole set.  A single JWK is the operator's
+own choice, so it is refused outright when it cannot be used.
+
 Ed25519 uses libsodium (PyNaCl): strict RFC 8032 verification, and
 measured faster than OpenSSL for this primitive.  RSA and EC keys live in
 :mod:`rsa_ec` and use the ``cryptography`` package; both are imported only
@@ -16,6 +23,9 @@ from . import b64url, errors, jwa, strictjson
 
 MAX_JWK_CHARS = 256 * 1024
 MAX_KEYS = 100
+# RFC 7518's private members: RSA's d, p, q, dp, dq, qi, oth, EC and OKP's d,
+# and a symmetric key's k.
+PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
 
 def b64_member(jwk: dict[str, object], name: str, fail) -> bytes:
@@ -70,7 +80,7 @@ class Ed25519Key(Key):
         if lib.sodium_init() < 0:
             raise errors.missing_crypto("libsodium (sodium_init failed)", "libsodium23")
         if jwk.get("crv") != "Ed25519":
-            raise errors.bad_jwk("'crv' must be \"Ed25519\"")
+            raise errors.bad_jwk(f"unsupported 'crv' {jwk.get('crv')!r}; 'OKP' keys must be Ed25519")
         public = b64_member(jwk, "x", errors.bad_jwk)
         if len(public) != 32:
             raise errors.bad_jwk("'x' must hold 32 bytes")
@@ -104,11 +114,11 @@ def _refuse_secrets(jwk: object) -> None:
     """Every session can read the setting: a private or symmetric key there
     would let anyone mint tokens, whatever ``use`` the key claims."""
     if not isinstance(jwk, dict):
-        raise errors.bad_key_set("each key must be a JSON object")
-    if "d" in jwk or "p" in jwk:
-        raise errors.private_jwk()
+        return
     if jwk.get("kty") == "oct":
         raise errors.symmetric_jwk()
+    if not PRIVATE_MEMBERS.isdisjoint(jwk):
+        raise errors.private_jwk()
 
 
 def _key(jwk: dict) -> Key:
@@ -123,27 +133,71 @@ def _key(jwk: dict) -> Key:
     return make(jwk)
 
 
+def _member_key(member: object) -> Key:
+    """A set member as a verification key, or the JWTError that says why not."""
+    if not isinstance(member, dict):
+        raise errors.bad_key_set("not a JSON object")
+    if not _is_signature_key(member):
+        raise errors.bad_key_set(
+            f"not a signature verification key (use={member.get('use')!r}, key_ops={member.get('key_ops')!r})"
+        )
+    return _key(member)
+
+
+class Skipped:
+    """A key of a set that the server cannot verify with, and why."""
+
+    __slots__ = ("index", "kid", "error")
+
+    def __init__(self, index: int, kid: object, error: errors.JWTError):
+        self.index, self.kid, self.error = index, kid, error
+
+    @property
+    def label(self) -> str:
+        return f"kid {self.kid!r}" if self.kid is not None else f"#{self.index} (no kid)"
+
+    @property
+    def reason(self) -> str:
+        """What is wrong with the key: the detail of a key error (its message
+        names the setting); all of a missing-package error, whose detail is the fix."""
+        e = self.error
+        if e.sqlstate == errors.UNDEFINED_FILE or not e.detail:
+            return e.message + (f" ({e.detail})" if e.detail else "")
+        return e.detail
+
+    def warning(self) -> str:
+        """The WARNING the server raises for it, once per connection."""
+        return f"pg_session_jwt.jwk: skipped key {self.label}: {self.reason}"
+
+
 class KeySet:
     """The configured keys, and the rule that picks the ones a token may use."""
 
-    def __init__(self, keys: list[Key]):
+    def __init__(self, keys: list[Key], skipped: list[Skipped] | None = None):
         self.keys = keys
+        self.skipped = skipped or []
         self.header_cache: dict[str, tuple] = {}  # jws.header_rule's, by header text
+
+    def _skipped_kid(self, kid: object) -> Skipped | None:
+        return next((s for s in self.skipped if type(s.kid) is type(kid) and s.kid == kid), None)
 
     def candidates(self, header: dict[str, object]) -> list[Key]:
         """Keys that may verify a token with this header, or a refusal.
 
-        One key: that key.  Several: the header's ``kid`` picks the key(s)
-        with an equal ``kid`` (no match is refused); without a ``kid``, every
-        key is a candidate.  Then each candidate must accept the header's
-        ``alg`` (RSA and EC keys require one).
+        One key: that key, unless the header's ``kid`` names a key that was
+        skipped.  Several: the header's ``kid`` picks the key(s) with an
+        equal ``kid`` (no match is refused); without a ``kid``, every key is
+        a candidate.  Then each candidate must accept the header's ``alg``
+        (RSA and EC keys require one).
         """
         keys = self.keys
-        if len(keys) > 1 and "kid" in header:
+        if "kid" in header:
             kid = header["kid"]
-            keys = [k for k in keys if type(k.kid) is type(kid) and k.kid == kid]
-            if not keys:
-                raise errors.unknown_kid(kid)
+            skipped = self._skipped_kid(kid) if self.skipped else None
+            if len(keys) > 1 or skipped is not None:
+                keys = [k for k in keys if type(k.kid) is type(kid) and k.kid == kid]
+                if not keys:
+                    raise errors.unknown_kid(kid, None if skipped is None else skipped.reason)
         if "alg" in header:
             alg = header["alg"]
             fitting = [k for k in keys if isinstance(alg, str) and alg in k.algs]
@@ -156,6 +210,25 @@ class KeySet:
         return fitting
 
 
+def _parse_set(members: list) -> KeySet:
+    """The usable keys of a set; the others are skipped, with their reasons."""
+    for member in members:
+        _refuse_secrets(member)
+    keys: list[Key] = []
+    skipped: list[Skipped] = []
+    for index, member in enumerate(members):
+        try:
+            keys.append(_member_key(member))
+        except errors.JWTError as e:
+            skipped.append(Skipped(index, member.get("kid") if isinstance(member, dict) else None, e))
+    if not keys:
+        missing = [s.error for s in skipped if s.error.sqlstate == errors.UNDEFINED_FILE]
+        if missing:
+            raise missing[0]  # the fix is an install on the server: say that first
+        raise errors.no_usable_key([f"{s.label}: {s.reason}" for s in skipped])
+    return KeySet(keys, skipped)
+
+
 def parse(text: str) -> KeySet:
     """Turn the ``pg_session_jwt.jwk`` setting into a :class:`KeySet`."""
     if len(text) > MAX_JWK_CHARS:
@@ -164,17 +237,12 @@ def parse(text: str) -> KeySet:
         value = strictjson.loads_object(text)
     except ValueError as e:
         raise errors.bad_jwk(str(e)) from None
-    if "keys" not in value:
-        members = [value]
-    elif isinstance(value["keys"], list):
+    if "keys" in value:
         members = value["keys"]
-    else:
-        raise errors.bad_key_set("'keys' must be an array")
-    if len(members) > MAX_KEYS:
-        raise errors.too_large("pg_session_jwt.jwk", len(members), MAX_KEYS, unit="keys")
-    for member in members:
-        _refuse_secrets(member)
-    keys = [_key(m) for m in members if _is_signature_key(m)]
-    if not keys:
-        raise errors.bad_key_set("no signature verification key in the set")
-    return KeySet(keys)
+        if not isinstance(members, list):
+            raise errors.bad_key_set("'keys' must be an array")
+        if len(members) > MAX_KEYS:
+            raise errors.too_large("pg_session_jwt.jwk", len(members), MAX_KEYS, unit="keys")
+        return _parse_set(members)
+    _refuse_secrets(value)
+    return KeySet([_member_key(value)])

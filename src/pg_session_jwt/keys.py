@@ -15,13 +15,13 @@ import json
 from typing import Any, Callable, Dict, Optional
 
 from . import b64url, jwa
+from .jwk import PRIVATE_MEMBERS
 
 Jwk = Dict[str, Any]
 Signer = Callable[[bytes], bytes]
 
 ALGORITHMS = tuple(jwa.ALGORITHMS)  # what keygen offers: exactly what the server verifies
 DEFAULT_RSA_BITS = 2048
-PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth"})
 CURVE_SIZES = {"P-256": 32, "P-384": 48, "P-521": 66}
 _THUMBPRINT_MEMBERS = {"OKP": ("crv", "kty", "x"), "EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n")}
 

@@ -59,7 +59,19 @@ def start(gd: dict[str, object]) -> None:
             configured = plpy.execute("SELECT auth._audit_log_config() AS c")[0]["c"]
             forced = any(settings.pg_bool(v) for v in configured)
         _session = Session(found["jwk"], forced, found["audience"], found["issuer"], found["replay"])
+    _session.on_skipped = _warn_skipped
     gd[STATE_KEY] = _session
+
+
+def _warn_skipped(keys) -> None:
+    """One WARNING per key of the set that cannot be used, when this
+    connection parses the set; with auditing on, one LOG line for all."""
+    for key in keys.skipped:
+        plpy.warning(key.warning())
+    if _session.audit_forced or settings.pg_bool(
+            plpy.execute("SELECT pg_catalog.current_setting('pg_session_jwt.audit_log', true) AS a")[0]["a"]):
+        plpy.log(f"pg_session_jwt: key set: {len(keys.keys)} key(s) in use, {len(keys.skipped)} skipped: "
+                 + "; ".join(f"{key.label}: {key.reason}" for key in keys.skipped))
 
 
 # The settings that only the connection start may give (configuration, the

@@ -40,6 +40,9 @@ class Session:
         self._keys: jwk.KeySet | None = None
         self._setting_text: str | None = None
         self._setting_claims: Claims | None = None
+        # Given the key set once, when it is parsed, if some of its keys
+        # cannot be used (the server raises a WARNING for each).
+        self.on_skipped = None
 
     @property
     def fallback(self) -> bool:
@@ -52,6 +55,8 @@ class Session:
             if self.jwk_text is None:
                 raise errors.missing_jwk()
             self._keys = jwk.parse(self.jwk_text)
+            if self._keys.skipped and self.on_skipped is not None:
+                self.on_skipped(self._keys)
         return self._keys
 
     def validate(self, token: str) -> Claims:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from jose_keys import issuer, key_set, next_jti, part
+from jose_keys import issuer, key_set, next_jti, p521_short_coordinate, part, unusable_keys
 
 from pg_session_jwt import errors, jwk, jws
 from pg_session_jwt.session import Session
@@ -151,7 +151,6 @@ def test_keys_not_an_array_refused(refused, keys):
 @pytest.mark.parametrize(
     "members",
     [
-        [],
         [{"use": "enc"}],
         [{"use": "enc"}, {"use": "enc", "kid": "2"}],
         [{"key_ops": ["encrypt"]}],
@@ -162,16 +161,18 @@ def test_keys_not_an_array_refused(refused, keys):
     ],
     ids=repr,
 )
-def test_set_without_a_verification_key_refused(refused, members):
+def test_set_without_a_verification_key_refused_naming_each(refused, members):
     keys = [dict(issuer("RS256").jwk, **m) for m in members]
-    with refused(errors.bad_key_set("no signature verification key in the set")):
+    named = [f"{jwk.Skipped(i, m.get('kid'), errors.JWTError('', '')).label}: not a signature verification key"
+             f" (use={m.get('use')!r}, key_ops={m.get('key_ops')!r})" for i, m in enumerate(members)]
+    with refused(errors.no_usable_key(named)):
         jwk.parse(json.dumps({"keys": keys}))
 
 
-@pytest.mark.parametrize("member", [1, "key", None, []], ids=repr)
-def test_set_member_not_an_object_refused(refused, member):
-    with refused(errors.bad_key_set("each key must be a JSON object")):
-        jwk.parse(json.dumps({"keys": [issuer("EdDSA").jwk, member]}))
+def test_empty_set_refused(refused):
+    with refused(errors.no_usable_key([])) as info:
+        jwk.parse('{"keys": []}')
+    assert info.value.detail == "the set is empty"
 
 
 def test_verification_keys_kept_and_encryption_keys_skipped():
@@ -186,24 +187,141 @@ def test_verification_keys_kept_and_encryption_keys_skipped():
                 ]
             }
         )
-    ).keys
-    assert [k.kid for k in keys] == ["sig", "ops"]
+    )
+    assert [k.kid for k in keys.keys] == ["sig", "ops"]
+    assert [s.kid for s in keys.skipped] == ["enc", "wrap"]
 
 
-@pytest.mark.parametrize("skipped", [{"use": "enc"}, {"key_ops": ["encrypt"]}], ids=repr)
-def test_secrets_are_refused_even_in_keys_that_would_be_skipped(refused, skipped):
-    """A private or symmetric key in the setting is readable by every session,
-    whatever ``use`` it claims: refused, not skipped."""
-    private = dict(issuer("EdDSA").jwk, d="AAAA", **skipped)
-    symmetric = dict({"kty": "oct", "k": "c2VjcmV0"}, **skipped)
-    for bad, error in [(private, errors.private_jwk()), (symmetric, errors.symmetric_jwk())]:
-        with refused(error):
-            jwk.parse(json.dumps({"keys": [issuer("RS256").jwk, bad]}))
+# --- keys a provider publishes that this server cannot use: skipped, not fatal -----------
+
+UNUSABLE = unusable_keys()
 
 
-def test_a_bad_key_anywhere_in_the_set_refuses_the_set(refused):
-    with refused(errors.bad_key_of("RSA")()):
-        jwk.parse(json.dumps({"keys": [issuer("EdDSA").jwk, {"kty": "RSA"}]}))
+@pytest.fixture(scope="module")
+def good():
+    return issuer("EdDSA", "good", kid="good")
+
+
+@pytest.mark.parametrize("name", list(UNUSABLE))
+def test_unusable_key_skipped_and_the_rest_serves(good, name):
+    bad, reason = UNUSABLE[name]
+    keys = jwk.parse(json.dumps({"keys": [bad, good.jwk]}))
+    assert [k.kid for k in keys.keys] == ["good"]
+    (skipped,) = keys.skipped
+    expected_label = f"kid {bad['kid']!r}" if isinstance(bad, dict) and "kid" in bad else "#0 (no kid)"
+    assert skipped.label == expected_label
+    assert reason in skipped.reason
+    assert skipped.warning() == f"pg_session_jwt.jwk: skipped key {expected_label}: {skipped.reason}"
+    assert Session(json.dumps({"keys": [bad, good.jwk]})).validate(good.token("bob")).user_id() == "bob"
+
+
+@pytest.mark.parametrize("name", [name for name, (bad, _) in UNUSABLE.items() if isinstance(bad, dict)])
+def test_the_same_key_alone_is_refused_as_before(name):
+    """A single JWK is the operator's own choice: refused outright."""
+    bad, reason = UNUSABLE[name]
+    with pytest.raises(errors.JWTError) as info:
+        jwk.parse(json.dumps(bad))
+    assert info.value.sqlstate == "42804"
+    assert reason in (info.value.detail or "")
+
+
+def test_set_of_only_unusable_keys_refused_naming_each(refused):
+    members = [UNUSABLE["x25519"][0], UNUSABLE["secp256k1"][0], UNUSABLE["not-an-object"][0]]
+    keys_text = json.dumps({"keys": members})
+    with pytest.raises(errors.JWTError) as info:
+        jwk.parse(keys_text)
+    e = info.value
+    assert (e.sqlstate, e.message) == ("42804", "pg_session_jwt.jwk holds no key this server can verify with")
+    assert e.detail.startswith("skipped: kid 'x25519': unsupported 'crv' 'X25519'")
+    assert "; kid 'k1': unsupported 'crv': 'secp256k1'; #2 (no kid): not a JSON object" in e.detail
+
+
+def test_no_usable_key_detail_is_bounded():
+    many = [dict(UNUSABLE["x25519"][0], kid=f"x{i}") for i in range(errors.MAX_DETAIL_KEYS + 5)]
+    with pytest.raises(errors.JWTError) as info:
+        jwk.parse(json.dumps({"keys": many}))
+    assert info.value.detail.endswith("; and 5 more")
+    assert info.value.detail.count("kid 'x") == errors.MAX_DETAIL_KEYS
+
+
+@pytest.mark.parametrize("usable", [1, 2], ids=["one-usable", "two-usable"])
+def test_token_naming_a_skipped_kid_refused(refused, good, usable):
+    """The skipped key's kid picks no key, even when one usable key would
+    otherwise be tried whatever the kid; the detail says why."""
+    short = p521_short_coordinate(kid="p521")
+    published = [good.jwk, short.jwk] + ([issuer("RS256", kid="rsa").jwk] if usable == 2 else [])
+    reason = "'x' and 'y' must hold 66 bytes each for P-521"
+    with refused(errors.unknown_kid("p521", reason)) as info:
+        user_of({"keys": published}, short.token())
+    assert info.value.detail == f"kid='p521'; that key was skipped: {reason}"
+
+
+def test_token_naming_no_kid_still_uses_the_one_usable_key(good):
+    """The reference's rule (one key: any kid) holds for kids the set does not name."""
+    published = {"keys": [good.jwk, UNUSABLE["x25519"][0]]}
+    assert user_of(published, good.token(header={"kid": 1})) == "alice"
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [{"kty": "oct", "k": "c2VjcmV0", "kid": "hs"}, {"kty": "OCT", "k": "c2VjcmV0"}, {"kty": "AKP", "priv": "x", "k": "y"},
+     {"kty": "RSA", "dq": "AQAB"}, {"kty": "EC", "crv": "secp256k1", "d": "AQAB"}],
+    ids=["oct", "oct-uppercase-with-k", "k-member", "rsa-dq", "unusable-ec-with-d"],
+)
+def test_a_secret_anywhere_refuses_the_whole_set(refused, good, secret):
+    """Skipping is for keys the server cannot use; a secret in a setting every
+    session can read is refused loudly, even inside a key that would be skipped."""
+    expected = errors.symmetric_jwk() if secret["kty"] == "oct" else errors.private_jwk()
+    with refused(expected):
+        jwk.parse(json.dumps({"keys": [good.jwk, UNUSABLE["x25519"][0], secret]}))
+
+
+def test_session_tells_its_listener_once_of_skipped_keys(good):
+    told = []
+    s = Session(json.dumps({"keys": [good.jwk, UNUSABLE["use-enc"][0]]}))
+    s.on_skipped = told.append
+    s.validate(good.token())
+    s.validate(good.token())
+    s.keys()
+    assert [[k.kid for k in keys.skipped] for keys in told] == [["enc"]]
+
+
+def test_session_does_not_call_its_listener_when_nothing_is_skipped(good):
+    s = Session(json.dumps({"keys": [good.jwk]}))
+    s.on_skipped = lambda keys: pytest.fail("nothing was skipped")
+    s.validate(good.token())
+
+
+NO_CRYPTOGRAPHY = """
+import json, sys
+sys.modules["cryptography"] = None  # as on a server without python3-cryptography
+from pg_session_jwt import errors, jwk
+try:
+    keys = jwk.parse(sys.argv[1])
+    print(json.dumps({"kids": [k.kid for k in keys.keys], "skipped": [s.warning() for s in keys.skipped]}))
+except errors.JWTError as e:
+    print(json.dumps({"error": [e.sqlstate, e.message]}))
+"""
+
+
+def parse_without_cryptography(value) -> dict:
+    done = subprocess.run([sys.executable, "-c", NO_CRYPTOGRAPHY, json.dumps(value)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_without_cryptography_rsa_keys_are_skipped_and_ed25519_serves(good):
+    found = parse_without_cryptography(key_set(good, issuer("RS256", kid="rsa")))
+    assert found["kids"] == ["good"]
+    assert found["skipped"] == ["pg_session_jwt.jwk: skipped key kid 'rsa': pg_session_jwt cannot import"
+                                " cryptography in the server's Python (install it for the Python that PL/Python uses,"
+                                " e.g. apt-get install python3-cryptography)"]
+
+
+def test_without_cryptography_a_set_of_rsa_keys_says_what_to_install():
+    found = parse_without_cryptography(key_set(issuer("RS256", kid="a"), issuer("ES256", kid="b")))
+    assert found["error"] == ["58P01", "pg_session_jwt cannot import cryptography in the server's Python"]
 
 
 # --- size limits ------------------------------------------------------------------------
