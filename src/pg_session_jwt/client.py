@@ -17,9 +17,10 @@ import psycopg
 from psycopg import pq
 from psycopg.rows import tuple_row
 
-from .options import merge_options, startup_options, with_settings
+from .options import StartupPacketTooLarge, merge_options, startup_options, with_settings
 
-__all__ = ["jwt_session", "is_token_refusal", "startup_options", "merge_options", "with_settings"]
+__all__ = ["jwt_session", "is_token_refusal", "startup_options", "merge_options", "with_settings",
+           "StartupPacketTooLarge"]
 
 INIT = "SELECT auth.init(), auth.jwt_session_init(%s)"
 INIT_LOCAL = "SELECT auth.init(), auth.jwt_session_init(%s, true)"

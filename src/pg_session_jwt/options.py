@@ -7,10 +7,15 @@ backend splits that value on whitespace, with a backslash escaping the next
 character (``pg_split_opts``); JSON keys have spaces and quotes, so values
 must be escaped, and merging with options an application already passes
 must keep those intact.
+
+PostgreSQL refuses a startup packet over 10,000 bytes with an opaque
+"invalid length of startup packet"; a provider's key set with certificate
+chains passes that easily, so the helpers here measure the packet first.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import re
@@ -55,6 +60,32 @@ def split(options: str) -> List[str]:
     return words
 
 
+STARTUP_PACKET_LIMIT = 10_000  # PostgreSQL's MAX_STARTUP_PACKET_LENGTH, the whole packet in bytes
+
+
+class StartupPacketTooLarge(ValueError):
+    """The settings cannot travel in a startup packet; the message names the ways out."""
+
+
+def startup_packet_size(params: Mapping[str, str]) -> int:
+    """Bytes of a protocol-3 startup packet with these parameters: a length
+    and a version word, ``name\\0value\\0`` for each, a closing zero byte."""
+    return 8 + sum(len(k.encode()) + len(v.encode()) + 2 for k, v in params.items()) + 1
+
+
+def check_startup_packet(params: Mapping[str, str]) -> None:
+    """Raise :class:`StartupPacketTooLarge` unless the packet fits the server's limit."""
+    size = startup_packet_size(params)
+    if size > STARTUP_PACKET_LIMIT:
+        raise StartupPacketTooLarge(
+            f"the startup packet would be {size:,} bytes, and PostgreSQL refuses more than"
+            f" {STARTUP_PACKET_LIMIT:,} ('options' is {len(params.get('options', '').encode()):,} of them):"
+            " cut the key set to the members the server reads with `pg-session-jwt jwks compact`,"
+            " or configure the key on the server instead of the startup packet with"
+            " ALTER DATABASE/ROLE ... SET pg_session_jwt.jwk (`pg-session-jwt jwks apply`)"
+        )
+
+
 def _text(value: Union[str, bool, Mapping[str, Any]]) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
@@ -83,7 +114,9 @@ def startup_options(**settings: SettingValue) -> str:
     a dict (one JWK or a set ``{"keys": [...]}``) becomes compact JSON, a bool
     ``on``/``off``, None is left out; every value is escaped for libpq.
     """
-    return " ".join("-c " + escape(word) for word in _setting_words(settings).values())
+    options = " ".join("-c " + escape(word) for word in _setting_words(settings).values())
+    check_startup_packet({"options": options})
+    return options
 
 
 def _option_name(words: List[str], i: int) -> Optional[str]:
@@ -118,7 +151,25 @@ def merge_options(existing: Optional[str], **settings: SettingValue) -> str:
         i += span
     kept_text = " ".join(escape(w) for w in kept)
     ours = " ".join("-c " + escape(word) for word in new.values())
-    return " ".join(part for part in (kept_text, ours) if part)
+    options = " ".join(part for part in (kept_text, ours) if part)
+    check_startup_packet({"options": options})
+    return options
+
+
+def startup_parameters(params: Mapping[str, Any]) -> Dict[str, str]:
+    """The parameters libpq puts in the startup packet for these connection
+    parameters, with the environment's defaults as libpq takes them."""
+    user = params.get("user") or os.environ.get("PGUSER") or getpass.getuser()
+    sent = {
+        "user": user,
+        "database": params.get("dbname") or os.environ.get("PGDATABASE") or user,
+        "options": params.get("options", os.environ.get("PGOPTIONS")),
+        "application_name": params.get("application_name") or os.environ.get("PGAPPNAME")
+        or params.get("fallback_application_name"),
+        "client_encoding": params.get("client_encoding") or os.environ.get("PGCLIENTENCODING"),
+        "replication": params.get("replication"),
+    }
+    return {name: str(value) for name, value in sent.items() if value}
 
 
 def with_settings(dsn: str, **settings: SettingValue) -> str:
@@ -130,4 +181,5 @@ def with_settings(dsn: str, **settings: SettingValue) -> str:
     params = conninfo.conninfo_to_dict(dsn)
     base = params.get("options", os.environ.get("PGOPTIONS"))
     params["options"] = merge_options(None if base is None else str(base), **settings)
+    check_startup_packet(startup_parameters(params))
     return conninfo.make_conninfo("", **params)

@@ -11,10 +11,10 @@ import argparse
 from typing import List, Optional
 
 from .. import __version__
-from . import demo, doctor, inspect_token, keygen, mint
+from . import demo, doctor, inspect_token, jwks, keygen, mint
 from .common import UsageError, err
 
-COMMANDS = (keygen, mint, inspect_token, doctor, demo)
+COMMANDS = (keygen, mint, inspect_token, jwks, doctor, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
