@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import psycopg
+from psycopg import conninfo
 
 from . import __version__, jwk, settings
 from .errors import JWTError
+from .options import (STARTUP_PACKET_LIMIT, StartupPacketTooLarge, startup_packet_size, startup_parameters,
+                      with_settings)
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 
@@ -111,23 +114,41 @@ def describe_keys(text: str) -> str:
     return f"{len(names)} key{'s' if len(names) != 1 else ''}: " + ", ".join(names)
 
 
-def try_init(conn: psycopg.Connection) -> Optional[psycopg.Error]:
-    """``auth.init()``: loads the key as the connection started with it (None: fine)."""
+def try_init(conn: psycopg.Connection) -> Tuple[Optional[psycopg.Error], List[str]]:
+    """``auth.init()``: loads the key as the connection started with it.
+
+    Returns its error (None: fine) and the WARNINGs it raised, one per key of
+    the set that the server skipped.
+    """
+    warnings: List[str] = []
+
+    def collect(diag: psycopg.errors.Diagnostic) -> None:
+        if diag.severity_nonlocalized == "WARNING" and diag.message_primary:
+            warnings.append(diag.message_primary)
+
+    conn.add_notice_handler(collect)
     try:
         with conn.transaction():
             conn.execute("SELECT auth.init()")
     except psycopg.Error as e:
-        return e
-    return None
+        return e, warnings
+    finally:
+        conn.remove_notice_handler(collect)
+    return None, warnings
 
 
-def check_key(conn: psycopg.Connection, error: Optional[psycopg.Error]) -> Check:
+def check_key(conn: psycopg.Connection, error: Optional[psycopg.Error], warnings: Sequence[str] = ()) -> Check:
     if error is None:
         text = _scalar(conn, "SELECT current_setting('pg_session_jwt.jwk', true)")
         try:
             summary = describe_keys(text)
         except (JWTError, ImportError):
             summary = "the server accepts it"  # this client lacks what the server has (e.g. cryptography)
+        if warnings:
+            return Check("jwk", WARN, f"key set in use ({summary}); the server skips {len(warnings)}: "
+                         + "; ".join(w.split(": skipped key ", 1)[-1] for w in warnings),
+                         "nothing, if the provider publishes keys this server need not use; else give the server"
+                         " a usable form of those keys")
         return Check("jwk", OK, f"key configured and valid ({summary})")
     if error.sqlstate == "02000":
         return Check("jwk", WARN, "no key configured: the functions read PostgREST's request.jwt.claims",
@@ -183,8 +204,14 @@ def check_audit(conn: psycopg.Connection) -> Check:
     return Check("audit log", OK, "on for this connection" if session else "off")
 
 
-def run(dsn: str = "", connect_timeout: int = 10) -> List[Check]:
-    """All checks against the server ``dsn`` names (libpq defaults when empty)."""
+def run(dsn: str = "", connect_timeout: int = 10, key: Optional[Dict[str, Any]] = None) -> List[Check]:
+    """All checks against the server ``dsn`` names (libpq defaults when empty);
+    with ``key``, passed in the startup packet as a proxy would."""
+    if key is not None:
+        dsn, packet = with_key(dsn, key)
+        if packet.status == FAIL:
+            return [packet]
+        return [packet] + run(dsn, connect_timeout)
     try:
         conn = psycopg.connect(dsn, autocommit=True, connect_timeout=connect_timeout)
     except psycopg.Error as e:
@@ -204,7 +231,22 @@ def run(dsn: str = "", connect_timeout: int = 10) -> List[Check]:
         checks.append(check_extension(conn))
         if checks[-1].status == FAIL:
             return checks
-        error = try_init(conn)
-        checks += [check_crypto(conn, superuser, error), check_key(conn, error), check_settings(conn),
+        error, warnings = try_init(conn)
+        checks += [check_crypto(conn, superuser, error), check_key(conn, error, warnings), check_settings(conn),
                    check_audit(conn)]
     return checks
+
+
+PACKET_FIX = ("pg-session-jwt jwks compact FILE, or configure the key with ALTER DATABASE/ROLE ... SET"
+              " (pg-session-jwt jwks apply)")
+
+
+def with_key(dsn: str, key: Dict[str, Any]) -> Tuple[str, Check]:
+    """``dsn`` with ``key`` in its startup packet, and how much of the packet's limit that takes."""
+    try:
+        dsn = with_settings(dsn, jwk=key)
+    except StartupPacketTooLarge as e:
+        return dsn, Check("startup packet", FAIL, f"{e.size:,} bytes with this key; PostgreSQL refuses more than"
+                          f" {STARTUP_PACKET_LIMIT:,}", PACKET_FIX)
+    size = startup_packet_size(startup_parameters(conninfo.conninfo_to_dict(dsn)))
+    return dsn, Check("startup packet", OK, f"{size:,} of {STARTUP_PACKET_LIMIT:,} bytes with this key")

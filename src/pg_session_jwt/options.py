@@ -66,11 +66,16 @@ STARTUP_PACKET_LIMIT = 10_000  # PostgreSQL's MAX_STARTUP_PACKET_LENGTH, the who
 class StartupPacketTooLarge(ValueError):
     """The settings cannot travel in a startup packet; the message names the ways out."""
 
+    def __init__(self, message: str, size: int):
+        super().__init__(message)
+        self.size = size
+
 
 def startup_packet_size(params: Mapping[str, str]) -> int:
-    """Bytes of a protocol-3 startup packet with these parameters: a length
-    and a version word, ``name\\0value\\0`` for each, a closing zero byte."""
-    return 8 + sum(len(k.encode()) + len(v.encode()) + 2 for k, v in params.items()) + 1
+    """What the server measures of a startup packet with these parameters:
+    all but its leading length word, so the version word, ``name\\0value\\0``
+    for each parameter and a closing zero byte."""
+    return 4 + sum(len(k.encode()) + len(v.encode()) + 2 for k, v in params.items()) + 1
 
 
 def check_startup_packet(params: Mapping[str, str]) -> None:
@@ -82,7 +87,8 @@ def check_startup_packet(params: Mapping[str, str]) -> None:
             f" {STARTUP_PACKET_LIMIT:,} ('options' is {len(params.get('options', '').encode()):,} of them):"
             " cut the key set to the members the server reads with `pg-session-jwt jwks compact`,"
             " or configure the key on the server instead of the startup packet with"
-            " ALTER DATABASE/ROLE ... SET pg_session_jwt.jwk (`pg-session-jwt jwks apply`)"
+            " ALTER DATABASE/ROLE ... SET pg_session_jwt.jwk (`pg-session-jwt jwks apply`)",
+            size,
         )
 
 

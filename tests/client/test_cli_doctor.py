@@ -6,6 +6,8 @@ import json
 
 import psycopg
 import pytest
+from jose_keys import unusable_keys
+from providers import microsoft
 
 from pg_session_jwt import doctor
 from pg_session_jwt.options import startup_options
@@ -161,3 +163,28 @@ def test_outdated_extension_is_a_warning():
 
     check = doctor.check_extension(Conn())
     assert check.status == doctor.WARN and check.fix == "ALTER EXTENSION pg_session_jwt UPDATE"
+
+
+def test_skipped_keys_listed_and_packet_size_reported(run_cli, cluster, tmp_path, keypair):
+    x25519, enc = unusable_keys()["x25519"][0], unusable_keys()["use-enc"][0]
+    key = tmp_path / "set.json"
+    key.write_text(json.dumps({"keys": [keypair[1], x25519, enc]}))
+    result = run_cli("doctor", "--dsn", cluster.dsn("app", "app"), "--jwk", str(key), "--json")
+    assert result.code == 0, result.out
+    checks = by_name(json.loads(result.out)["checks"])
+    assert checks["jwk"]["status"] == "warn"
+    assert checks["jwk"]["message"].startswith("key set in use (1 key: Ed25519/EdDSA); the server skips 2: ")
+    assert "kid 'x25519': unsupported 'crv' 'X25519'" in checks["jwk"]["message"]
+    assert "kid 'enc': not a signature verification key" in checks["jwk"]["message"]
+    assert checks["startup packet"]["status"] == "ok"
+    assert checks["startup packet"]["message"].endswith("of 10,000 bytes with this key")
+
+
+def test_a_key_too_large_for_the_startup_packet_fails_before_connecting(run_cli, tmp_path):
+    key = tmp_path / "entra.json"
+    key.write_text(json.dumps(microsoft().jwks))
+    result = run_cli("doctor", "--dsn", "host=/nonexistent", "--jwk", str(key), "--json")
+    assert result.code == 1
+    (check,) = json.loads(result.out)["checks"]
+    assert (check["name"], check["status"]) == ("startup packet", "fail")
+    assert "PostgreSQL refuses more than 10,000" in check["message"] and "jwks compact" in check["fix"]

@@ -7,7 +7,6 @@ import argparse
 from rich.markup import escape
 
 from .. import doctor
-from ..options import with_settings
 from .common import err, out, print_json_line, read_jwk
 
 MARKS = {doctor.OK: "[green]✔[/]", doctor.WARN: "[yellow]![/]", doctor.FAIL: "[red]✘[/]", doctor.SKIP: "[dim]-[/]"}
@@ -30,9 +29,8 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    dsn = with_settings(args.dsn, jwk=read_jwk(args.jwk)) if args.jwk else args.dsn
     with err.status("checking the server"):
-        checks = doctor.run(dsn)
+        checks = doctor.run(args.dsn, key=read_jwk(args.jwk) if args.jwk else None)
     ok = not doctor.failed(checks)
     if args.json:
         print_json_line({"ok": ok, "checks": [c.as_dict() for c in checks]})
