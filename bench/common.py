@@ -41,7 +41,7 @@ class Sizes:
     """How much of each workload to run (``FULL`` or ``QUICK``)."""
 
     rls_rows: int              # rows in the RLS table
-    rls_rounds: int            # interleaved rounds over the five predicates
+    rls_rounds: int            # interleaved rounds over the six predicates
     rls_cheap_reps: int        # extra runs of the cheap three per round (they are ~50x cheaper)
     session_calls: int         # jwt_session_init calls (and as many per peer)
     session_chunks: int        # the calls are split in chunks, variants interleaved per chunk

@@ -1,4 +1,4 @@
-"""The psycopg_pool recipe of the README: one pooled backend serves user after user,
+"""The psycopg_pool recipe of docs/client.md: one pooled backend serves user after user,
 each checkout runs as its own user, and the connection goes back with no identity."""
 
 from __future__ import annotations

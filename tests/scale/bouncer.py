@@ -47,7 +47,7 @@ class PgBouncer:
             "max_db_connections": "0",
             "server_login_retry": "1",
             "admin_users": "postgres",
-            # what psycopg and pgbench may send; the key in `options` is dropped (see README)
+            # what psycopg and pgbench may send; the key in `options` is dropped (see docs/poolers.md)
             "ignore_startup_parameters": "extra_float_digits,options",
             **(settings or {}),
         }
