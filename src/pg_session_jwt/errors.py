@@ -49,18 +49,9 @@ def bad_key_set(detail: str | None = None) -> JWTError:
     return JWTError(DATATYPE_MISMATCH, "pg_session_jwt.jwk holds an invalid JWK set", detail)
 
 
-MAX_DETAIL_KEYS = 10  # skipped keys named in one error detail
-
-
-def no_usable_key(skipped: list[str]) -> JWTError:
+def no_usable_key(skipped: str) -> JWTError:
     """Every key of the set was skipped: ``skipped`` says which and why."""
-    named = skipped[:MAX_DETAIL_KEYS] + ([f"and {len(skipped) - MAX_DETAIL_KEYS} more"]
-                                         if len(skipped) > MAX_DETAIL_KEYS else [])
-    return JWTError(
-        DATATYPE_MISMATCH,
-        "pg_session_jwt.jwk holds no key this server can verify with",
-        "skipped: " + "; ".join(named) if named else "the set is empty",
-    )
+    return JWTError(DATATYPE_MISMATCH, "pg_session_jwt.jwk holds no key this server can verify with", skipped)
 
 
 def symmetric_jwk() -> JWTError:

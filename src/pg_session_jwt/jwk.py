@@ -23,6 +23,7 @@ from . import b64url, errors, jwa, strictjson
 
 MAX_JWK_CHARS = 256 * 1024
 MAX_KEYS = 100
+MAX_DETAIL_KEYS = 10  # skipped keys named in the error of a set with no usable key
 # RFC 7518's private members: RSA's d, p, q, dp, dq, qi, oth, EC and OKP's d,
 # and a symmetric key's k.
 PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
@@ -225,7 +226,10 @@ def _parse_set(members: list) -> KeySet:
         missing = [s.error for s in skipped if s.error.sqlstate == errors.UNDEFINED_FILE]
         if missing:
             raise missing[0]  # the fix is an install on the server: say that first
-        raise errors.no_usable_key([f"{s.label}: {s.reason}" for s in skipped])
+        named = [f"{s.label}: {s.reason}" for s in skipped[:MAX_DETAIL_KEYS]]
+        if len(skipped) > MAX_DETAIL_KEYS:
+            named.append(f"and {len(skipped) - MAX_DETAIL_KEYS} more")
+        raise errors.no_usable_key("skipped: " + "; ".join(named) if named else "the set is empty")
     return KeySet(keys, skipped)
 
 

@@ -165,14 +165,13 @@ def test_set_without_a_verification_key_refused_naming_each(refused, members):
     keys = [dict(issuer("RS256").jwk, **m) for m in members]
     named = [f"{jwk.Skipped(i, m.get('kid'), errors.JWTError('', '')).label}: not a signature verification key"
              f" (use={m.get('use')!r}, key_ops={m.get('key_ops')!r})" for i, m in enumerate(members)]
-    with refused(errors.no_usable_key(named)):
+    with refused(errors.no_usable_key("skipped: " + "; ".join(named))):
         jwk.parse(json.dumps({"keys": keys}))
 
 
 def test_empty_set_refused(refused):
-    with refused(errors.no_usable_key([])) as info:
+    with refused(errors.no_usable_key("the set is empty")):
         jwk.parse('{"keys": []}')
-    assert info.value.detail == "the set is empty"
 
 
 def test_verification_keys_kept_and_encryption_keys_skipped():
@@ -237,11 +236,11 @@ def test_set_of_only_unusable_keys_refused_naming_each(refused):
 
 
 def test_no_usable_key_detail_is_bounded():
-    many = [dict(UNUSABLE["x25519"][0], kid=f"x{i}") for i in range(errors.MAX_DETAIL_KEYS + 5)]
+    many = [dict(UNUSABLE["x25519"][0], kid=f"x{i}") for i in range(jwk.MAX_DETAIL_KEYS + 5)]
     with pytest.raises(errors.JWTError) as info:
         jwk.parse(json.dumps({"keys": many}))
     assert info.value.detail.endswith("; and 5 more")
-    assert info.value.detail.count("kid 'x") == errors.MAX_DETAIL_KEYS
+    assert info.value.detail.count("kid 'x") == jwk.MAX_DETAIL_KEYS
 
 
 @pytest.mark.parametrize("usable", [1, 2], ids=["one-usable", "two-usable"])
