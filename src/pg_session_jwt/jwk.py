@@ -24,9 +24,9 @@ from . import b64url, errors, jwa, strictjson
 MAX_JWK_CHARS = 256 * 1024
 MAX_KEYS = 100
 MAX_DETAIL_KEYS = 10  # skipped keys named in the error of a set with no usable key
-# RFC 7518's private members: RSA's d, p, q, dp, dq, qi, oth, EC and OKP's d,
-# and a symmetric key's k.
-PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+# Private members: RSA's d, p, q, dp, dq, qi, oth, EC and OKP's d, a
+# symmetric key's k (RFC 7518), and the post-quantum AKP type's priv.
+PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k", "priv"})
 
 
 def b64_member(jwk: dict[str, object], name: str, fail) -> bytes:
@@ -166,9 +166,12 @@ class Skipped:
             return e.message + (f" ({e.detail})" if e.detail else "")
         return e.detail
 
+    def __str__(self) -> str:
+        return f"{self.label}: {self.reason}"
+
     def warning(self) -> str:
         """The WARNING the server raises for it, once per connection."""
-        return f"pg_session_jwt.jwk: skipped key {self.label}: {self.reason}"
+        return f"pg_session_jwt.jwk: skipped key {self}"
 
 
 class KeySet:
@@ -226,7 +229,7 @@ def _parse_set(members: list) -> KeySet:
         missing = [s.error for s in skipped if s.error.sqlstate == errors.UNDEFINED_FILE]
         if missing:
             raise missing[0]  # the fix is an install on the server: say that first
-        named = [f"{s.label}: {s.reason}" for s in skipped[:MAX_DETAIL_KEYS]]
+        named = [str(s) for s in skipped[:MAX_DETAIL_KEYS]]
         if len(skipped) > MAX_DETAIL_KEYS:
             named.append(f"and {len(skipped) - MAX_DETAIL_KEYS} more")
         raise errors.no_usable_key("skipped: " + "; ".join(named) if named else "the set is empty")

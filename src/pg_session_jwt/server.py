@@ -71,7 +71,7 @@ def _warn_skipped(keys) -> None:
     if _session.audit_forced or settings.pg_bool(
             plpy.execute("SELECT pg_catalog.current_setting('pg_session_jwt.audit_log', true) AS a")[0]["a"]):
         plpy.log(f"pg_session_jwt: key set: {len(keys.keys)} key(s) in use, {len(keys.skipped)} skipped: "
-                 + "; ".join(f"{key.label}: {key.reason}" for key in keys.skipped))
+                 + "; ".join(map(str, keys.skipped)))
 
 
 # The settings that only the connection start may give (configuration, the

@@ -263,9 +263,9 @@ def test_token_naming_no_kid_still_uses_the_one_usable_key(good):
 
 @pytest.mark.parametrize(
     "secret",
-    [{"kty": "oct", "k": "c2VjcmV0", "kid": "hs"}, {"kty": "OCT", "k": "c2VjcmV0"}, {"kty": "AKP", "priv": "x", "k": "y"},
+    [{"kty": "oct", "k": "c2VjcmV0", "kid": "hs"}, {"kty": "OCT", "k": "c2VjcmV0"}, {"kty": "AKP", "pub": "x", "priv": "y"},
      {"kty": "RSA", "dq": "AQAB"}, {"kty": "EC", "crv": "secp256k1", "d": "AQAB"}],
-    ids=["oct", "oct-uppercase-with-k", "k-member", "rsa-dq", "unusable-ec-with-d"],
+    ids=["oct", "oct-uppercase-with-k", "akp-priv", "rsa-dq", "unusable-ec-with-d"],
 )
 def test_a_secret_anywhere_refuses_the_whole_set(refused, good, secret):
     """Skipping is for keys the server cannot use; a secret in a setting every
