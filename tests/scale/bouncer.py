@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import pwd
 import random
+import re
 import shutil
 import signal
 import socket
@@ -22,7 +23,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping, Optional, Tuple
 
 import psycopg
 from psycopg import conninfo
@@ -139,6 +140,11 @@ class PgBouncer:
         transaction pooler may run the next statement on another backend."""
         kw.setdefault("prepare_threshold", None)
         return psycopg.connect(self.dsn(user, dbname), autocommit=True, **kw)
+
+    def version(self) -> Tuple[int, ...]:
+        """(1, 24, 1) for PgBouncer 1.24.1, from SHOW VERSION."""
+        (row,) = self.admin("SHOW VERSION")
+        return tuple(int(n) for n in re.search(r"\d+(?:\.\d+)+", row["version"]).group(0).split("."))
 
     def admin(self, command: str):
         """Rows of an admin console command (SHOW POOLS, SHOW SERVERS, …) as dicts."""
