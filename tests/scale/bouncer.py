@@ -31,6 +31,12 @@ from psycopg import conninfo
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 
 
+def pgbouncer_version() -> Tuple[int, ...]:
+    """(1, 24, 1) for PgBouncer 1.24.1: what it does differs by version."""
+    out = subprocess.run([PGBOUNCER, "--version"], capture_output=True, text=True, check=True).stdout
+    return tuple(int(n) for n in re.search(r"PgBouncer (\d+(?:\.\d+)+)", out).group(1).split("."))
+
+
 class PgBouncer:
     def __init__(self, cluster, databases: Mapping[str, str], users=("postgres", "app"),
                  settings: Optional[Dict[str, str]] = None):
@@ -140,11 +146,6 @@ class PgBouncer:
         transaction pooler may run the next statement on another backend."""
         kw.setdefault("prepare_threshold", None)
         return psycopg.connect(self.dsn(user, dbname), autocommit=True, **kw)
-
-    def version(self) -> Tuple[int, ...]:
-        """(1, 24, 1) for PgBouncer 1.24.1, from SHOW VERSION."""
-        (row,) = self.admin("SHOW VERSION")
-        return tuple(int(n) for n in re.search(r"\d+(?:\.\d+)+", row["version"]).group(0).split("."))
 
     def admin(self, command: str):
         """Rows of an admin console command (SHOW POOLS, SHOW SERVERS, …) as dicts."""
