@@ -12,12 +12,11 @@ both nodes are one installation.)
 
 from __future__ import annotations
 
-import time
 from typing import Iterator
 
 import psycopg
 import pytest
-from helpers import scalar, sql_error
+from helpers import log_lines, scalar, sql_error
 from scale_helpers import prepare_notes, rows_of, set_key, user
 
 from pg_session_jwt.cluster import Cluster
@@ -52,16 +51,6 @@ def standby(primary) -> Iterator[Cluster]:
 def reader(standby) -> Iterator[psycopg.Connection]:
     with standby.connect("app", "app") as conn:
         yield conn
-
-
-def server_log(cluster: Cluster, marker: str):
-    """The LOG lines of ``cluster``'s server log that mention ``marker`` (waits briefly for them)."""
-    for _ in range(40):
-        lines = [line for line in cluster.log.read_text().splitlines() if marker in line and "LOG:" in line]
-        if lines:
-            return lines
-        time.sleep(0.05)
-    return []
 
 
 def test_the_standby_is_a_read_only_replica(reader):
@@ -100,14 +89,15 @@ def test_a_forged_token_is_refused_and_logged(standby, reader, minter):
     with sql_error("23514", "invalid JWT signature"):
         reader.execute("SELECT auth.jwt_session_init(%s)", [forged])
     assert scalar(reader, "SELECT auth.user_id()") is None
-    assert server_log(standby, "pg_session_jwt: JWT refused: invalid JWT signature")
+    (line,) = log_lines(standby, "pg_session_jwt: JWT refused: invalid JWT signature")
+    assert "LOG:" in line
 
 
 def test_validations_are_logged_on_the_standby(primary, standby, reader, minter):
     reader.execute("SELECT auth.jwt_session_init(%s)", [minter.token("audited-on-standby")])
-    lines = server_log(standby, 'sub="audited-on-standby"')
-    assert lines and all("pg_session_jwt: JWT accepted" in line for line in lines), lines
-    assert not server_log(primary, "audited-on-standby")
+    lines = log_lines(standby, 'sub="audited-on-standby"')
+    assert lines and all("LOG:  pg_session_jwt: JWT accepted" in line for line in lines), lines
+    assert not log_lines(primary, "audited-on-standby", wait=False)
 
 
 def test_rows_written_on_the_primary_after_the_backup(primary, standby, reader, minter):
