@@ -139,7 +139,10 @@ def chroot(root: Path, script: str, **kw) -> subprocess.CompletedProcess:
     """``sh -c script`` in ``root`` with a new login's environment, plus the
     host's PIP_* settings (how pip reaches the registry from here)."""
     env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-           "HOME": "/root", "LANG": "C.UTF-8", "TERM": "dumb"}
+           "HOME": "/root", "LANG": "C.UTF-8", "TERM": "dumb",
+           # the root's bundle, with the host's local CAs: an older pip reads certifi's otherwise
+           "PIP_CERT": "/etc/ssl/certs/ca-certificates.crt"}
+    # not PIP_FIND_LINKS: host paths
     env.update({k: v for k, v in os.environ.items() if k.startswith("PIP_") and k != "PIP_FIND_LINKS"})
     env_args = [f"{k}={v}" for k, v in env.items()]
     return subprocess.run(["chroot", str(root), "/usr/bin/env", "-i", *env_args, "/bin/sh", "-c", script], **kw)
