@@ -6,6 +6,8 @@
 #                  (make bench BENCH_ARGS=--quick: tiny sizes, a smoke run)
 #   make fuzz      fuzz the parsers for FUZZ_SECONDS (make fuzz-smoke: 20 s)
 #   make install   (PGXS) install into the server that $(PG_CONFIG) names
+#   make test-matrix   make test in a fresh Debian root per suite (as root):
+#                  bookworm (PG 15), trixie (17), sid (18); SUITES="trixie sid"
 #
 # The PGXS part needs pg_config; `demo` and `test` install PostgreSQL first
 # and then re-run make with the right PG_CONFIG.
@@ -76,6 +78,14 @@ fuzz:
 fuzz-smoke:
 	@rm -rf $(FUZZ_OUT)/smoke && mkdir -p $(FUZZ_OUT)/smoke
 	$(FUZZ) -runs=20000 -max_total_time=20 $(FUZZ_OUT)/smoke fuzz/corpus
+
+# --- make test on each Debian suite that ships a PostgreSQL (tools/matrix.py) ---
+SUITES ?= bookworm trixie sid
+
+.PHONY: test-matrix
+# exec: a signal to make's child reaches the script, which unmounts before it exits
+test-matrix:
+	@PYTEST_ARGS='$(PYTEST_ARGS)' exec python3 tools/matrix.py $(SUITES)
 
 # The pure core alone: no server, no root.
 unit:

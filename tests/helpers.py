@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -33,3 +34,13 @@ def loader_body(conn: psycopg.Connection) -> str:
 def code_file(conn: psycopg.Connection) -> Path:
     """The code file auth._load() reads, as its generated body names it."""
     return Path(re.search(r"^CODE_FILE = '([^']+)'$", loader_body(conn), re.M).group(1))
+
+
+def log_lines(cluster, marker: str, wait: bool = True):
+    """Lines of a Cluster's server log that mention ``marker`` (polls briefly for them)."""
+    for _ in range(40 if wait else 1):
+        lines = [line for line in cluster.log.read_text().splitlines() if marker in line]
+        if lines:
+            return lines
+        time.sleep(0.05)
+    return []

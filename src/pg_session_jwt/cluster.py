@@ -14,6 +14,7 @@ import random
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -90,9 +91,35 @@ class Cluster:
         with open(self.data / "postgresql.conf", "a") as conf:
             for name, value in self.settings.items():
                 conf.write(f"{name} = {value}\n")
+        return self._launch()
+
+    def _launch(self) -> "Cluster":
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-o",
                   f"-k {self.root} -p {self.port}", "start")
         return self
+
+    def standby(self) -> "Cluster":
+        """A started hot standby of this running cluster, streaming from it: a
+        base backup (``pg_basebackup -R``: its settings, and the replication
+        settings that follow this cluster) in a directory of its own, with its
+        own socket and port.  Stop it like any cluster."""
+        replica = Cluster(bindir=str(self.bindir))
+        replica._run("pg_basebackup", "-D", str(replica.data), "-R", "-X", "stream", "-c", "fast",
+                     "-h", str(self.root), "-p", str(self.port), "-U", "postgres")
+        return replica._launch()
+
+    def wait_for_replay(self, standby: "Cluster", timeout: float = 30) -> None:
+        """Until ``standby`` has replayed everything this cluster wrote so far
+        (the insert position: with synchronous_commit off, a commit may not
+        have reached the WAL files yet)."""
+        with self.connect() as primary:
+            lsn = primary.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
+        deadline = time.monotonic() + timeout
+        with standby.connect() as replica:
+            while not replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [lsn]).fetchone()[0]:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the standby has not replayed {lsn} after {timeout} s")
+                time.sleep(0.02)
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import pwd
 import random
+import re
 import shutil
 import signal
 import socket
@@ -22,12 +23,18 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping, Optional, Tuple
 
 import psycopg
 from psycopg import conninfo
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+
+
+def pgbouncer_version() -> Tuple[int, ...]:
+    """(1, 24, 1) for PgBouncer 1.24.1: what it does differs by version."""
+    out = subprocess.run([PGBOUNCER, "--version"], capture_output=True, text=True, check=True).stdout
+    return tuple(int(n) for n in re.search(r"PgBouncer (\d+(?:\.\d+)+)", out).group(1).split("."))
 
 
 class PgBouncer:

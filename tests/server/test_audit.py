@@ -7,25 +7,14 @@ startup packet.  The proof is read from the server log.
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import psycopg
 import pytest
-from helpers import scalar
+from helpers import log_lines, scalar
 
 from pg_session_jwt.client import startup_options
 from pg_session_jwt.cluster import Cluster
-
-
-def log_lines(cluster: Cluster, marker: str, wait: bool = True):
-    """Lines of the server log that mention ``marker`` (polls briefly for them)."""
-    for _ in range(40 if wait else 1):
-        lines = [line for line in cluster.log.read_text().splitlines() if marker in line]
-        if lines:
-            return lines
-        time.sleep(0.05)
-    return []
 
 
 @pytest.fixture(scope="module")

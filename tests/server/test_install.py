@@ -109,3 +109,20 @@ def test_loading_leaves_garbage_collection_as_it_was(connect, disabled_before):
         f"enabled={not disabled_before} frozen=False"
     conn.execute("SELECT auth.init()")
     assert scalar(conn, "SELECT public.gc_state(false)") == f"enabled={not disabled_before} frozen=True"
+
+
+SERVER_PYTHON = """CREATE OR REPLACE FUNCTION public.server_python() RETURNS bytea LANGUAGE plpython3u AS $py$
+import sys
+return sys.modules["_frozen_importlib_external"].MAGIC_NUMBER
+$py$"""
+
+
+def test_the_code_file_is_bytecode_of_the_servers_python(connect):
+    """make install compiles the modules with the Python that PL/Python runs
+    (3.11, 3.13 and 3.14 across the matrix), so a new connection unmarshals
+    them; another magic number would send every connection to compiling the
+    sources (test_update shows that fallback works, not that it is avoided)."""
+    conn = connect(user="postgres")
+    conn.execute(SERVER_PYTHON)
+    magic = scalar(conn, "SELECT public.server_python()")
+    assert code_file(conn).read_bytes()[:len(magic)] == magic
