@@ -14,9 +14,8 @@ from typing import List
 
 import psycopg
 import pytest
-from helpers import scalar, sql_error
+from helpers import log_lines, scalar, sql_error
 from jose_keys import issuer, p521_short_coordinate, unusable_keys
-from test_audit import log_lines
 
 from pg_session_jwt import errors
 
