@@ -6,7 +6,7 @@ import contextlib
 import re
 import time
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import psycopg
 import pytest
@@ -44,3 +44,10 @@ def log_lines(cluster, marker: str, wait: bool = True):
             return lines
         time.sleep(0.05)
     return []
+
+
+def warnings_of(conn: psycopg.Connection) -> List[str]:
+    """A list that collects the WARNING messages the server sends this connection from now on."""
+    seen: List[str] = []
+    conn.add_notice_handler(lambda d: seen.append(d.message_primary) if d.severity_nonlocalized == "WARNING" else None)
+    return seen

@@ -60,7 +60,7 @@ def split(options: str) -> List[str]:
     return words
 
 
-STARTUP_PACKET_LIMIT = 10_000  # PostgreSQL's MAX_STARTUP_PACKET_LENGTH, the whole packet in bytes
+STARTUP_PACKET_LIMIT = 10_000  # PostgreSQL's MAX_STARTUP_PACKET_LENGTH: the packet's bytes but its length word
 
 
 class StartupPacketTooLarge(ValueError):

@@ -16,7 +16,7 @@ import jwt as pyjwt
 import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from helpers import scalar, sql_error
+from helpers import scalar, sql_error, warnings_of
 from jose_keys import next_jti, p521_short_coordinate
 
 from pg_session_jwt import jwa
@@ -76,12 +76,10 @@ def conn(cluster, library, authlib_p521):
     """A connection whose set holds the library's keys and the Authlib-style key."""
     _, minted = library
     keys: List[Dict] = [authlib_p521.jwk] + [public for public, _ in minted.values()]
-    seen: List[str] = []
     connection = psycopg.connect(cluster.dsn("app", "app", options=startup_options(jwk={"keys": keys})),
                                  autocommit=True)
-    connection.add_notice_handler(lambda d: seen.append(d.message_primary))
+    connection.warnings = warnings_of(connection)  # type: ignore[attr-defined]
     connection.execute("SELECT auth.init()")
-    connection.warnings = seen  # type: ignore[attr-defined]
     yield connection
     connection.close()
 

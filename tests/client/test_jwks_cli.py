@@ -190,6 +190,16 @@ def test_compact_keeps_what_the_server_reads_in_order(run_cli, tmp_path, old, ne
     assert "fits PostgreSQL's limit of 10,000" in done.err
 
 
+def test_compact_says_when_even_the_compacted_set_does_not_fit(run_cli, tmp_path, new):
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps({"keys": [dict(new.jwk, kid=f"k{i}") for i in range(30)]}))
+    done = run_cli("jwks", "compact", str(path))
+    assert done.code == 0, done.err
+    size = len(done.out.strip().encode())
+    assert size > 10_000
+    assert "does NOT fit PostgreSQL's limit of 10,000" in done.err.replace("\n", " ")
+
+
 def test_compact_refuses_a_set_with_a_secret(run_cli, tmp_path, old):
     path = tmp_path / "secret.json"
     path.write_text(json.dumps({"keys": [old.jwk, SECRET]}))

@@ -10,23 +10,14 @@ fails only when no usable key remains; a secret still refuses it.
 from __future__ import annotations
 
 import uuid
-from typing import List
-
 import psycopg
 import pytest
-from helpers import log_lines, scalar, sql_error
+from helpers import log_lines, scalar, sql_error, warnings_of
 from jose_keys import issuer, p521_short_coordinate, unusable_keys
 
 from pg_session_jwt import errors
 
 UNUSABLE = unusable_keys()
-
-
-def warnings_of(conn: psycopg.Connection) -> List[str]:
-    """A list that collects the WARNING messages the server sends this connection."""
-    seen: List[str] = []
-    conn.add_notice_handler(lambda d: seen.append(d.message_primary) if d.severity_nonlocalized == "WARNING" else None)
-    return seen
 
 
 @pytest.fixture(scope="module")

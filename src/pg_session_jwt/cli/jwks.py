@@ -18,7 +18,7 @@ from rich.table import Table
 
 from ..errors import JWTError
 from ..jwks import apply, fetch, judge, sync
-from ..options import STARTUP_PACKET_LIMIT, escape as escape_option, startup_packet_size
+from ..options import STARTUP_PACKET_LIMIT, StartupPacketTooLarge, startup_options, startup_packet_size
 from .common import UsageError, err, out, print_json_line, read_text
 
 
@@ -137,7 +137,10 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 def packet_line(text: str) -> str:
     """The set's size, and what it takes in a startup packet on its own."""
-    size = startup_packet_size({"options": "-c " + escape_option("pg_session_jwt.jwk=" + text)})
+    try:
+        size = startup_packet_size({"options": startup_options(jwk=text)})
+    except StartupPacketTooLarge as e:
+        size = e.size
     fits = "fits" if size <= STARTUP_PACKET_LIMIT else "does NOT fit"
     return (f"{len(text.encode()):,} bytes; as a startup option, a packet of at least {size:,} bytes: "
             f"{fits} PostgreSQL's limit of {STARTUP_PACKET_LIMIT:,}")

@@ -18,20 +18,20 @@ from psycopg import sql
 from .. import errors
 from . import judge
 
-SETTING = "pg_session_jwt.jwk"
-
+# An ALTER DATABASE or ALTER ROLE value: {database} and {role} pick the row.
+_PER_DATABASE_OR_ROLE = (
+    "SELECT substr(cfg, length('pg_session_jwt.jwk=') + 1)"
+    " FROM pg_catalog.pg_db_role_setting, unnest(setconfig) AS cfg"
+    " WHERE setdatabase = {database} AND setrole = {role} AND cfg LIKE 'pg\\_session\\_jwt.jwk=%%'"
+)
 _CURRENT = {
     # What the configuration files say now: the last entry wins (superusers only).
     "system": "SELECT setting FROM pg_catalog.pg_file_settings WHERE name = 'pg_session_jwt.jwk'"
               " AND error IS NULL ORDER BY seqno DESC LIMIT 1",
-    "database": "SELECT substr(cfg, length('pg_session_jwt.jwk=') + 1)"
-                " FROM pg_catalog.pg_db_role_setting, unnest(setconfig) AS cfg"
-                " WHERE setrole = 0 AND setdatabase = (SELECT oid FROM pg_catalog.pg_database WHERE datname = %s)"
-                " AND cfg LIKE 'pg\\_session\\_jwt.jwk=%%'",
-    "role": "SELECT substr(cfg, length('pg_session_jwt.jwk=') + 1)"
-            " FROM pg_catalog.pg_db_role_setting, unnest(setconfig) AS cfg"
-            " WHERE setdatabase = 0 AND setrole = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = %s)"
-            " AND cfg LIKE 'pg\\_session\\_jwt.jwk=%%'",
+    "database": _PER_DATABASE_OR_ROLE.format(
+        database="(SELECT oid FROM pg_catalog.pg_database WHERE datname = %s)", role="0"),
+    "role": _PER_DATABASE_OR_ROLE.format(
+        database="0", role="(SELECT oid FROM pg_catalog.pg_roles WHERE rolname = %s)"),
 }
 
 
